@@ -1,0 +1,220 @@
+//! A private Postgres cluster: the embedded default when no `DATABASE_URL` is
+//! given. `initdb` into a data dir under the project's state folder, listen on
+//! a unix socket only (no TCP port to collide with), stop on drop.
+//!
+//! Postgres refuses to run as root; when we are root the server runs as the
+//! `postgres` system user (through `runuser`) and owns its directories.
+
+use std::{
+    os::unix::fs::MetadataExt,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{bail, Context};
+
+/// A running private cluster.
+#[derive(Debug)]
+pub struct PrivateCluster {
+    data_dir: PathBuf,
+    socket_dir: PathBuf,
+    stop_on_drop: bool,
+}
+
+const DATABASE: &str = "emledger";
+
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// `initdb`/`pg_ctl` from PATH, else from Debian's versioned directory.
+fn pg_binary(program: &str) -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    if !on_path {
+        if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
+            let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin")).collect();
+            dirs.sort();
+            if let Some(dir) = dirs.into_iter().rev().find(|d| d.join(program).is_file()) {
+                return dir.join(program);
+            }
+        }
+    }
+    PathBuf::from(program)
+}
+
+fn pg_command(program: &str) -> Command {
+    let binary = pg_binary(program);
+    if running_as_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(binary);
+        c
+    } else {
+        Command::new(binary)
+    }
+}
+
+fn run(mut cmd: Command, what: &str) -> anyhow::Result<String> {
+    let out = cmd.output().with_context(|| format!("running {what} (is Postgres installed?)"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn chown_to_postgres(path: &Path) -> anyhow::Result<()> {
+    if running_as_root() {
+        run(
+            {
+                let mut c = Command::new("chown");
+                c.args(["-R", "postgres:postgres"]).arg(path);
+                c
+            },
+            "chown",
+        )?;
+    }
+    Ok(())
+}
+
+impl PrivateCluster {
+    /// Starts (creating if needed) the cluster whose files live under `state_dir`
+    /// (`state_dir/pgdata`, socket in `state_dir/pgsock`). Idempotent: an
+    /// already running cluster on that data dir is reused.
+    pub fn start(state_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(state_dir)?;
+        let state_dir = state_dir.canonicalize()?;
+        let data_dir = state_dir.join("pgdata");
+        let socket_dir = state_dir.join("pgsock");
+        std::fs::create_dir_all(&socket_dir)?;
+        if running_as_root() {
+            // the server user must be able to reach its directories
+            let mut p = state_dir.as_path();
+            while let Some(parent) = p.parent() {
+                let meta = std::fs::metadata(p)?;
+                if meta.mode() & 0o001 == 0 {
+                    run(
+                        {
+                            let mut c = Command::new("chmod");
+                            c.arg("o+x").arg(p);
+                            c
+                        },
+                        "chmod",
+                    )?;
+                }
+                p = parent;
+            }
+        }
+        chown_to_postgres(&socket_dir)?;
+        if !data_dir.join("PG_VERSION").exists() {
+            std::fs::create_dir_all(&data_dir)?;
+            chown_to_postgres(&data_dir)?;
+            let mut c = pg_command("initdb");
+            c.arg("-D")
+                .arg(&data_dir)
+                .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]);
+            run(c, "initdb")?;
+        }
+        let cluster = Self { data_dir, socket_dir, stop_on_drop: true };
+        if !cluster.is_running() {
+            // a stale pid file from a killed server blocks the start
+            let _ = std::fs::remove_file(cluster.data_dir.join("postmaster.pid"));
+            let log = cluster.data_dir.join("server.log");
+            let opts = format!(
+                "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync=off \
+                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+                 -c shared_buffers=256MB",
+                cluster.socket_dir.display()
+            );
+            let mut c = pg_command("pg_ctl");
+            c.arg("-D").arg(&cluster.data_dir).arg("-l").arg(&log).args(["-w", "-t", "60", "-o", &opts, "start"]);
+            run(c, "pg_ctl start")?;
+        }
+        cluster.ensure_database()?;
+        Ok(cluster)
+    }
+
+    /// Keep the server running after this handle is dropped (e.g. `emledger up`
+    /// hands it to a later process).
+    pub fn detach(mut self) -> String {
+        self.stop_on_drop = false;
+        self.url()
+    }
+
+    fn is_running(&self) -> bool {
+        let mut c = pg_command("pg_ctl");
+        c.arg("-D").arg(&self.data_dir).arg("status");
+        c.output().map(|o| o.status.success()).unwrap_or(false)
+    }
+
+    fn ensure_database(&self) -> anyhow::Result<()> {
+        let mut c = Command::new("psql");
+        c.args(["-h"]).arg(&self.socket_dir).args([
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-tAc",
+            &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
+        ]);
+        if run(c, "psql")?.trim() != "1" {
+            let mut c = Command::new("psql");
+            c.args(["-h"]).arg(&self.socket_dir).args([
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                &format!("CREATE DATABASE {DATABASE}"),
+            ]);
+            run(c, "createdb")?;
+        }
+        Ok(())
+    }
+
+    /// Creates a fresh database in this cluster and returns its URL (for tests
+    /// that want isolation from each other).
+    pub fn create_database(&self, name: &str) -> anyhow::Result<String> {
+        let mut c = Command::new("psql");
+        c.args(["-h"]).arg(&self.socket_dir).args([
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ]);
+        run(c, "createdb")?;
+        Ok(self.url_for(name))
+    }
+
+    /// URL of the default database.
+    pub fn url(&self) -> String {
+        self.url_for(DATABASE)
+    }
+
+    fn url_for(&self, db: &str) -> String {
+        format!("postgres://postgres@localhost/{db}?host={}", self.socket_dir.display())
+    }
+
+    /// Stops the server (fast shutdown).
+    pub fn stop(&self) -> anyhow::Result<()> {
+        let mut c = pg_command("pg_ctl");
+        c.arg("-D").arg(&self.data_dir).args(["-m", "fast", "-w", "stop"]);
+        run(c, "pg_ctl stop").map(|_| ())
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        if self.stop_on_drop {
+            let _ = self.stop();
+        }
+    }
+}
