@@ -1,1 +1,247 @@
-fn main() {}
+//! `emledger`: one binary, one subcommand per process role.
+//!
+//! Every subcommand finds Postgres the same way: `--database-url` /
+//! `DATABASE_URL` when given, otherwise a private cluster under `--state-dir`.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::Address,
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use emledger_contracts::{deploy_em_token, TokenParams};
+use emledger_indexer::{FollowConfig, Metrics, Target};
+use emledger_ledger::{db, postgres::PrivateCluster};
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tracing::info;
+
+#[derive(Parser, Debug)]
+#[command(name = "emledger", version, about = "E-money ledger on an EVM chain: API, indexer and tools")]
+struct Cli {
+    /// Where local state lives (private Postgres data dir, anvil state).
+    #[arg(long, env = "EMLEDGER_STATE_DIR", default_value = ".emledger", global = true)]
+    state_dir: PathBuf,
+    /// Postgres URL; when absent a private cluster is started under --state-dir.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "EMLEDGER_LOG_FORMAT", default_value = "text", global = true)]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Apply the database migrations.
+    Migrate,
+    /// Deploy EmToken and record the deployment for the indexer and the API.
+    Deploy(DeployArgs),
+    /// Follow the chain and maintain the read model (exactly one writer at a time).
+    Indexer(IndexerArgs),
+    /// Compare the read model with the chain at the indexed block; exit 1 on any mismatch.
+    Reconcile(ChainArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct ChainArgs {
+    /// JSON-RPC HTTP endpoint.
+    #[arg(long, env = "EMLEDGER_RPC_URL", default_value = "http://127.0.0.1:8545")]
+    rpc_url: String,
+    /// EmToken address; defaults to the one deployment recorded for this chain.
+    #[arg(long, env = "EMLEDGER_CONTRACT")]
+    contract: Option<Address>,
+    /// Name of the network shown as `dltNetwork`.
+    #[arg(long, env = "EMLEDGER_DLT_NETWORK", default_value = "anvil-local")]
+    dlt_network: String,
+}
+
+#[derive(Args, Debug)]
+struct DeployArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The platform's private key (operator, notary, minter, burner). Never logged.
+    #[arg(long, env = "EMLEDGER_PLATFORM_KEY", hide_env_values = true)]
+    platform_key: String,
+    #[arg(long, default_value_t = 2)]
+    decimals: u8,
+    /// ISO 4217 currency code.
+    #[arg(long, default_value = "EUR")]
+    currency: String,
+    #[arg(long, default_value = "emledger EUR")]
+    name: String,
+    #[arg(long, default_value = "EEUR")]
+    symbol: String,
+}
+
+#[derive(Args, Debug)]
+struct IndexerArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// Websocket endpoint for new-head subscriptions (polling when absent).
+    #[arg(long, env = "EMLEDGER_WS_URL")]
+    ws_url: Option<String>,
+    /// Blocks to stay behind the head.
+    #[arg(long, env = "EMLEDGER_CONFIRMATIONS", default_value_t = 0)]
+    confirmations: u64,
+    /// Poll interval in milliseconds when no websocket is available.
+    #[arg(long, env = "EMLEDGER_POLL_MS", default_value_t = 100)]
+    poll_ms: u64,
+    /// First eth_getLogs range in blocks (adapted as the indexer goes).
+    #[arg(long, env = "EMLEDGER_LOG_RANGE", default_value_t = 500)]
+    log_range: u64,
+    /// Where to serve /metrics and /health.
+    #[arg(long, env = "EMLEDGER_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The pool, and the private cluster when we started one (it stops on drop).
+async fn database(cli: &Cli) -> anyhow::Result<(PgPool, Option<PrivateCluster>)> {
+    let (url, cluster) = match &cli.database_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let cluster = PrivateCluster::start(&cli.state_dir.join("postgres"))?;
+            (cluster.url(), Some(cluster))
+        }
+    };
+    let pool = db::connect(&url, 16).await?;
+    db::migrate(&pool).await?;
+    Ok((pool, cluster))
+}
+
+fn http_provider(url: &str) -> anyhow::Result<DynProvider> {
+    Ok(ProviderBuilder::new().connect_http(url.parse().context("invalid --rpc-url")?).erased())
+}
+
+async fn target(pool: &PgPool, provider: &DynProvider, chain: &ChainArgs) -> anyhow::Result<Target> {
+    let chain_id = provider.get_chain_id().await.context("eth_chainId")?;
+    let contract = match chain.contract {
+        Some(c) => c,
+        None => {
+            let rows: Vec<(String,)> = sqlx::query_as("SELECT contract FROM chain_cursor WHERE chain_id = $1")
+                .bind(chain_id as i64)
+                .fetch_all(pool)
+                .await?;
+            match rows.as_slice() {
+                [(c,)] => c.parse()?,
+                [] => bail!("no EmToken deployment recorded for chain {chain_id}: run `emledger deploy` or pass --contract"),
+                _ => bail!("several deployments recorded for chain {chain_id}: pass --contract"),
+            }
+        }
+    };
+    Ok(Target { chain_id, contract, dlt_network: chain.dlt_network.clone() })
+}
+
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        info!("shutting down");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(&cli.log_format);
+    match &cli.command {
+        Command::Migrate => {
+            let (_pool, _cluster) = database(&cli).await?;
+            println!("migrations applied");
+        }
+        Command::Deploy(args) => {
+            let (pool, _cluster) = database(&cli).await?;
+            let signer: PrivateKeySigner = args.platform_key.trim().parse().context("invalid platform key")?;
+            let provider = ProviderBuilder::new()
+                .wallet(EthereumWallet::from(signer.clone()))
+                .connect_http(args.chain.rpc_url.parse().context("invalid --rpc-url")?);
+            let params = TokenParams {
+                name: args.name.clone(),
+                symbol: args.symbol.clone(),
+                decimals: args.decimals,
+                currency: args.currency.clone(),
+                admin: signer.address(),
+                platform: signer.address(),
+            };
+            let deployment = deploy_em_token(&provider, &params).await?;
+            let parent = provider
+                .get_block_by_number(deployment.block_number.saturating_sub(1).into())
+                .await?
+                .context("parent of the deployment block")?
+                .header
+                .hash;
+            let target = Target {
+                chain_id: deployment.chain_id,
+                contract: deployment.address,
+                dlt_network: args.chain.dlt_network.clone(),
+            };
+            let mut conn = pool.acquire().await?;
+            emledger_indexer::store::record_deployment(&mut conn, &target, deployment.block_number, parent, args.decimals)
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&deployment)?);
+        }
+        Command::Indexer(args) => {
+            let (pool, _cluster) = database(&cli).await?;
+            let provider = http_provider(&args.chain.rpc_url)?;
+            let target = target(&pool, &provider, &args.chain).await?;
+            let metrics = std::sync::Arc::new(Metrics::default());
+            if let Some(addr) = args.metrics_listen {
+                let m = metrics.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = emledger_indexer::metrics::serve(addr, m).await {
+                        tracing::error!(error = %e, "metrics server failed");
+                    }
+                });
+            }
+            let config = FollowConfig {
+                confirmations: args.confirmations,
+                poll_interval: Duration::from_millis(args.poll_ms),
+                initial_range: args.log_range,
+                ws_url: args.ws_url.clone(),
+                ..FollowConfig::default()
+            };
+            emledger_indexer::run(pool, provider, target, config, metrics, shutdown_signal()).await?;
+        }
+        Command::Reconcile(chain) => {
+            let (pool, _cluster) = database(&cli).await?;
+            let provider = http_provider(&chain.rpc_url)?;
+            let target = target(&pool, &provider, chain).await?;
+            let report = emledger_indexer::reconcile::reconcile(&pool, &provider, &target).await?;
+            for m in &report.mismatches {
+                println!("MISMATCH {m}");
+            }
+            println!(
+                "reconciled {} addresses at block {}: {} mismatches",
+                report.addresses,
+                report.block,
+                report.mismatches.len()
+            );
+            if !report.mismatches.is_empty() {
+                std::process::exit(1);
+            }
+        }
+    }
+    Ok(())
+}

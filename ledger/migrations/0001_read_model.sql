@@ -162,7 +162,10 @@ CREATE TABLE movements (
     user_id                UUID,
     dlt_network            TEXT          NOT NULL,
     scheduled_operation_id UUID,
+    -- the API operation that created this movement (NULL for chain-originated ones)
     operation_id           UUID,
+    -- the operation id the contract emits for it (hold id, mint/burn/transfer id)
+    chain_operation_id     TEXT,
     hold_operation_id      TEXT,
     chain_id               BIGINT,
     tx_hash                TEXT,
@@ -178,6 +181,7 @@ CREATE UNIQUE INDEX movements_chain_position ON movements (chain_id, tx_hash, lo
 CREATE INDEX movements_owner_wallet ON movements (owner_wallet_id, created_at, id);
 CREATE INDEX movements_owner_address ON movements (owner_address, created_at, id);
 CREATE INDEX movements_operation ON movements (operation_id) WHERE operation_id IS NOT NULL;
+CREATE INDEX movements_pending ON movements (chain_operation_id) WHERE status = 'PENDING';
 CREATE INDEX movements_block ON movements (chain_id, block_number) WHERE block_number IS NOT NULL;
 
 -- Holds (EIP-1996), one row per on-chain operationId.
@@ -202,6 +206,8 @@ CREATE TABLE holds (
     -- the chain's status code (0..6), NULL before the chain has it
     chain_status      SMALLINT,
     clearable         BOOLEAN       NOT NULL DEFAULT false,
+    -- true when the API requested this hold (its row exists before the chain has it)
+    api_created       BOOLEAN       NOT NULL DEFAULT false,
     expiration        TIMESTAMPTZ,
     dlt_network       TEXT          NOT NULL,
     concept           TEXT,

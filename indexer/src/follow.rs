@@ -1,0 +1,424 @@
+//! Following the chain: backfill with adaptive `eth_getLogs` ranges fetched
+//! ahead of the writer, then the live tail (new heads by websocket when
+//! available, polling otherwise), reorg detection against stored block hashes,
+//! and the single-writer advisory lock.
+
+use std::{
+    collections::HashMap,
+    sync::{atomic::Ordering, Arc},
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::B256,
+    providers::{DynProvider, Provider},
+    rpc::types::{Filter, Log},
+};
+use anyhow::{anyhow, bail, Context};
+use futures::StreamExt;
+use sqlx::PgPool;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info, warn};
+
+use crate::{
+    apply::apply,
+    decode::{decode, Event, Position},
+    metrics::Metrics,
+    reorg, store,
+    store::{Cursor, SeenBlock, Target},
+    REORG_WINDOW,
+};
+
+/// How the indexer follows the chain.
+#[derive(Clone, Debug)]
+pub struct FollowConfig {
+    /// Blocks to stay behind the head (0 on anvil).
+    pub confirmations: u64,
+    /// Poll interval when no websocket is available.
+    pub poll_interval: Duration,
+    /// First `eth_getLogs` range, in blocks; adapted as we go.
+    pub initial_range: u64,
+    pub max_range: u64,
+    /// Logs per range the adaptation aims for.
+    pub target_logs: usize,
+    /// Websocket URL for new-head subscriptions.
+    pub ws_url: Option<String>,
+}
+
+impl Default for FollowConfig {
+    fn default() -> Self {
+        Self {
+            confirmations: 0,
+            poll_interval: Duration::from_millis(100),
+            initial_range: 500,
+            max_range: 50_000,
+            target_logs: 10_000,
+            ws_url: None,
+        }
+    }
+}
+
+/// The advisory-lock key for one (chain, contract).
+fn lock_key(target: &Target) -> i64 {
+    let mut key: i64 = 0x656d_6c65_6467_6572; // "emledger"
+    for b in target.contract.as_slice() {
+        key = key.rotate_left(5) ^ (*b as i64);
+    }
+    key ^ target.chain_id as i64
+}
+
+/// A fetched range, ready to apply.
+struct Fetched {
+    from: u64,
+    to: Header,
+    logs: Vec<Log>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Header {
+    number: u64,
+    hash: B256,
+    parent_hash: B256,
+    timestamp: u64,
+}
+
+async fn header(provider: &DynProvider, number: u64) -> anyhow::Result<Header> {
+    let block = provider
+        .get_block_by_number(BlockNumberOrTag::Number(number))
+        .await
+        .with_context(|| format!("eth_getBlockByNumber({number})"))?
+        .ok_or_else(|| anyhow!("block {number} not found"))?;
+    Ok(Header {
+        number,
+        hash: block.header.hash,
+        parent_hash: block.header.inner.parent_hash,
+        timestamp: block.header.inner.timestamp,
+    })
+}
+
+/// The canonical hash at `number`, `None` when the chain is shorter.
+async fn canonical_hash(provider: &DynProvider, number: u64) -> anyhow::Result<Option<B256>> {
+    Ok(provider
+        .get_block_by_number(BlockNumberOrTag::Number(number))
+        .await
+        .with_context(|| format!("eth_getBlockByNumber({number})"))?
+        .map(|b| b.header.hash))
+}
+
+/// Fetches logs for [from, to], halving the range when the node refuses
+/// (too many results, response too large). Returns the range actually fetched.
+async fn fetch_range(
+    provider: &DynProvider,
+    target: &Target,
+    from: u64,
+    mut to: u64,
+) -> anyhow::Result<Fetched> {
+    loop {
+        let hdr = header(provider, to).await?;
+        let filter = Filter::new().address(target.contract).from_block(from).to_block(to);
+        match provider.get_logs(&filter).await {
+            Ok(logs) => {
+                // logs must come from the chain the header belongs to
+                if logs.iter().any(|l| l.block_number == Some(to) && l.block_hash != Some(hdr.hash)) {
+                    debug!(to, "head moved while fetching; retrying");
+                    continue;
+                }
+                return Ok(Fetched { from, to: hdr, logs });
+            }
+            Err(e) if to > from => {
+                let half = from + (to - from) / 2;
+                warn!(from, to, error = %e, "eth_getLogs refused the range; halving it");
+                to = half;
+            }
+            Err(e) => return Err(e).context("eth_getLogs for a single block"),
+        }
+    }
+}
+
+/// Runs until `shutdown` turns true. Takes the single-writer lock first: a
+/// second indexer waits here and takes over when the first one dies.
+pub async fn run(
+    pool: PgPool,
+    provider: DynProvider,
+    target: Target,
+    config: FollowConfig,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut lock = pool.acquire().await?;
+    info!(chain_id = target.chain_id, contract = %target.contract, "waiting for the single-writer lock");
+    tokio::select! {
+        r = sqlx::query("SELECT pg_advisory_lock($1)").bind(lock_key(&target)).execute(&mut *lock) => { r?; }
+        _ = shutdown.wait_for(|s| *s) => return Ok(()),
+    }
+    info!("writer lock held; indexing");
+    metrics.writer.store(1, Ordering::Relaxed);
+
+    let mut heads = HeadSignal::new(&config).await;
+    let mut range = config.initial_range.max(1);
+    let mut last_report = Instant::now();
+    let mut reported_events = metrics.events.load(Ordering::Relaxed);
+    let mut reported_blocks = metrics.cursor.load(Ordering::Relaxed);
+
+    while !*shutdown.borrow() {
+        let cursor = {
+            let mut conn = pool.acquire().await?;
+            store::load_cursor(&mut conn, &target)
+                .await?
+                .ok_or_else(|| anyhow!("no deployment recorded for chain {} contract {}", target.chain_id, target.contract))?
+        };
+        metrics.cursor.store(cursor.block_number, Ordering::Relaxed);
+        let chain_head = match provider.get_block_number().await {
+            Ok(h) => h,
+            Err(e) => {
+                warn!(error = %e, "cannot read the chain head; retrying");
+                tokio::time::sleep(config.poll_interval.max(Duration::from_millis(500))).await;
+                continue;
+            }
+        };
+        metrics.head.store(chain_head, Ordering::Relaxed);
+        let safe = chain_head.saturating_sub(config.confirmations);
+
+        if last_report.elapsed() >= Duration::from_secs(5) {
+            let events = metrics.events.load(Ordering::Relaxed);
+            let secs = last_report.elapsed().as_secs_f64();
+            info!(
+                cursor = cursor.block_number,
+                head = chain_head,
+                lag = chain_head.saturating_sub(cursor.block_number),
+                blocks_per_s = format!("{:.0}", cursor.block_number.saturating_sub(reported_blocks) as f64 / secs),
+                events_per_s = format!("{:.0}", (events - reported_events) as f64 / secs),
+                "indexer progress"
+            );
+            last_report = Instant::now();
+            reported_events = events;
+            reported_blocks = cursor.block_number;
+        }
+
+        // Is the block we stand on still canonical? (A rollback can also leave it above the head.)
+        if canonical_hash(&provider, cursor.block_number).await? != Some(cursor.block_hash) {
+            handle_reorg(&pool, &provider, &target, &metrics).await?;
+            continue;
+        }
+
+        if cursor.block_number >= safe {
+            tokio::select! {
+                _ = heads.wait(config.poll_interval) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        }
+
+        if safe - cursor.block_number > 2 * REORG_WINDOW {
+            // Deep backfill: fetch ahead of the writer.
+            let until = safe - REORG_WINDOW;
+            range = backfill(&pool, &provider, &target, &config, &metrics, cursor, until, range, &mut shutdown).await?;
+        } else {
+            let to = (cursor.block_number + range).min(safe);
+            let fetched = fetch_range(&provider, &target, cursor.block_number + 1, to).await?;
+            range = adapt(range, fetched.logs.len(), fetched.to.number - fetched.from + 1, &config);
+            write(&pool, &provider, &target, &metrics, fetched).await?;
+        }
+    }
+    info!("indexer stopped");
+    Ok(())
+}
+
+fn adapt(range: u64, logs: usize, fetched_blocks: u64, config: &FollowConfig) -> u64 {
+    let range = range.min(fetched_blocks.max(1));
+    if logs < config.target_logs / 2 {
+        (range * 2).min(config.max_range)
+    } else if logs > config.target_logs * 2 {
+        (range / 2).max(1)
+    } else {
+        range
+    }
+}
+
+/// Fetches ranges up to `until` in a task of its own while this one writes.
+#[allow(clippy::too_many_arguments)]
+async fn backfill(
+    pool: &PgPool,
+    provider: &DynProvider,
+    target: &Target,
+    config: &FollowConfig,
+    metrics: &Arc<Metrics>,
+    cursor: Cursor,
+    until: u64,
+    range: u64,
+    shutdown: &mut watch::Receiver<bool>,
+) -> anyhow::Result<u64> {
+    let (tx, mut rx) = mpsc::channel::<anyhow::Result<Fetched>>(4);
+    let fetcher = {
+        let provider = provider.clone();
+        let target = target.clone();
+        let config = config.clone();
+        tokio::spawn(async move {
+            let mut next = cursor.block_number + 1;
+            let mut range = range;
+            while next <= until {
+                let to = (next + range - 1).min(until);
+                let r = fetch_range(&provider, &target, next, to).await;
+                if let Ok(f) = &r {
+                    range = adapt(range, f.logs.len(), f.to.number - f.from + 1, &config);
+                    next = f.to.number + 1;
+                }
+                let failed = r.is_err();
+                if tx.send(r).await.is_err() || failed {
+                    break;
+                }
+            }
+            range
+        })
+    };
+    let mut result = Ok(());
+    loop {
+        tokio::select! {
+            batch = rx.recv() => match batch {
+                Some(Ok(fetched)) => {
+                    if let Err(e) = write(pool, provider, target, metrics, fetched).await {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                Some(Err(e)) => { result = Err(e); break; }
+                None => break,
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(rx);
+    let range = fetcher.await.unwrap_or(range);
+    result.map(|_| range)
+}
+
+/// Applies one fetched range and moves the cursor, in one transaction.
+async fn write(
+    pool: &PgPool,
+    provider: &DynProvider,
+    target: &Target,
+    metrics: &Metrics,
+    fetched: Fetched,
+) -> anyhow::Result<()> {
+    let mut times: HashMap<u64, u64> = HashMap::new();
+    times.insert(fetched.to.number, fetched.to.timestamp);
+    let mut events: Vec<(Position, Event)> = Vec::with_capacity(fetched.logs.len());
+    for log in &fetched.logs {
+        if log.removed {
+            continue;
+        }
+        let Some(event) = decode(log) else { continue };
+        let block_number = log.block_number.context("log without block number")?;
+        let block_time = match log.block_timestamp.or_else(|| times.get(&block_number).copied()) {
+            Some(t) => t,
+            None => {
+                let t = header(provider, block_number).await?.timestamp;
+                times.insert(block_number, t);
+                t
+            }
+        };
+        events.push((
+            Position {
+                block_number,
+                block_hash: log.block_hash.context("log without block hash")?,
+                block_time,
+                tx_hash: log.transaction_hash.context("log without tx hash")?,
+                log_index: log.log_index.context("log without index")?,
+            },
+            event,
+        ));
+    }
+    events.sort_by_key(|(p, _)| (p.block_number, p.log_index));
+
+    let mut ops: Vec<String> = events.iter().filter_map(|(_, e)| e.operation_id().map(str::to_owned)).collect();
+    ops.sort();
+    ops.dedup();
+
+    let mut tx = pool.begin().await?;
+    // The cursor must not have moved under us (a second writer would be a bug).
+    let cursor = store::load_cursor(&mut tx, target).await?.context("cursor vanished")?;
+    if cursor.block_number + 1 != fetched.from {
+        bail!("cursor at {} but batch starts at {}", cursor.block_number, fetched.from);
+    }
+    let holds = store::load_holds(&mut tx, target, &ops).await?;
+    let clearables = store::load_clearables(&mut tx, target, &ops).await?;
+    let (pending, pending_types) = store::load_pending(&mut tx, &ops).await?;
+    let fx = apply(&events, holds, clearables, pending, pending_types);
+    let new_cursor = Cursor { block_number: fetched.to.number, block_hash: fetched.to.hash };
+    let seen = [SeenBlock {
+        number: fetched.to.number,
+        hash: fetched.to.hash,
+        parent_hash: fetched.to.parent_hash,
+        timestamp: fetched.to.timestamp,
+    }];
+    store::write_batch(&mut tx, target, &events, &fx, &seen, &new_cursor).await?;
+    tx.commit().await?;
+
+    metrics.events.fetch_add(events.len() as u64, Ordering::Relaxed);
+    metrics.movements.fetch_add(fx.movements.len() as u64, Ordering::Relaxed);
+    metrics.batches.fetch_add(1, Ordering::Relaxed);
+    metrics.cursor.store(new_cursor.block_number, Ordering::Relaxed);
+    metrics.last_block_time.store(fetched.to.timestamp, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Finds the newest stored block that is still canonical and rolls back to it.
+async fn handle_reorg(pool: &PgPool, provider: &DynProvider, target: &Target, metrics: &Metrics) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    let stored = reorg::recent_blocks(&mut tx, target).await?;
+    let mut ancestor = None;
+    for block in stored {
+        if canonical_hash(provider, block.block_number).await? == Some(block.block_hash) {
+            ancestor = Some(block);
+            break;
+        }
+    }
+    let Some(ancestor) = ancestor else {
+        bail!("reorg deeper than the {REORG_WINDOW}-block window: no stored block is canonical any more; re-index from scratch");
+    };
+    let orphaned = reorg::rollback(&mut tx, target, &ancestor).await?;
+    tx.commit().await?;
+    metrics.reorgs.fetch_add(1, Ordering::Relaxed);
+    warn!(ancestor = ancestor.block_number, orphaned_events = orphaned, "reorg: rolled back to the common ancestor");
+    Ok(())
+}
+
+/// Wakes the loop on a new head: a websocket subscription when configured,
+/// a poll interval otherwise.
+struct HeadSignal {
+    stream: Option<futures::stream::BoxStream<'static, ()>>,
+    _provider: Option<DynProvider>,
+}
+
+impl HeadSignal {
+    async fn new(config: &FollowConfig) -> Self {
+        if let Some(url) = &config.ws_url {
+            match Self::subscribe(url).await {
+                Ok((provider, stream)) => {
+                    info!(%url, "following new heads by websocket subscription");
+                    return Self { stream: Some(stream), _provider: Some(provider) };
+                }
+                Err(e) => warn!(%url, error = %e, "websocket subscription unavailable; polling"),
+            }
+        }
+        Self { stream: None, _provider: None }
+    }
+
+    async fn subscribe(url: &str) -> anyhow::Result<(DynProvider, futures::stream::BoxStream<'static, ()>)> {
+        use alloy::providers::{ProviderBuilder, WsConnect};
+        let provider = ProviderBuilder::new().connect_ws(WsConnect::new(url)).await?.erased();
+        let sub = provider.subscribe_blocks().await?;
+        Ok((provider, sub.into_stream().map(|_| ()).boxed()))
+    }
+
+    async fn wait(&mut self, poll: Duration) {
+        match &mut self.stream {
+            Some(s) => {
+                // fall back to the poll interval if the socket goes quiet or dies
+                let _ = tokio::time::timeout(poll.max(Duration::from_secs(1)), s.next()).await;
+            }
+            None => tokio::time::sleep(poll).await,
+        }
+    }
+}

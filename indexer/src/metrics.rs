@@ -1,0 +1,89 @@
+//! Counters the indexer exports: Prometheus text at `/metrics`, lag at `/health`.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+};
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
+
+/// Live counters, updated by the follower.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub cursor: AtomicU64,
+    pub head: AtomicU64,
+    pub events: AtomicU64,
+    pub movements: AtomicU64,
+    pub batches: AtomicU64,
+    pub reorgs: AtomicU64,
+    pub last_block_time: AtomicU64,
+    /// 1 while this process holds the single-writer lock.
+    pub writer: AtomicU64,
+}
+
+impl Metrics {
+    /// Blocks between the chain head and the read model.
+    pub fn lag(&self) -> u64 {
+        self.head.load(Ordering::Relaxed).saturating_sub(self.cursor.load(Ordering::Relaxed))
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
+        format!(
+            "# HELP emledger_indexer_cursor_block Last block reflected in the read model.\n\
+             # TYPE emledger_indexer_cursor_block gauge\nemledger_indexer_cursor_block {}\n\
+             # HELP emledger_indexer_head_block Chain head seen by the indexer.\n\
+             # TYPE emledger_indexer_head_block gauge\nemledger_indexer_head_block {}\n\
+             # HELP emledger_indexer_lag_blocks Head minus cursor.\n\
+             # TYPE emledger_indexer_lag_blocks gauge\nemledger_indexer_lag_blocks {}\n\
+             # HELP emledger_indexer_events_total EmToken events indexed.\n\
+             # TYPE emledger_indexer_events_total counter\nemledger_indexer_events_total {}\n\
+             # HELP emledger_indexer_movements_total Movements written or settled.\n\
+             # TYPE emledger_indexer_movements_total counter\nemledger_indexer_movements_total {}\n\
+             # HELP emledger_indexer_batches_total Batches committed.\n\
+             # TYPE emledger_indexer_batches_total counter\nemledger_indexer_batches_total {}\n\
+             # HELP emledger_indexer_reorgs_total Reorgs rolled back.\n\
+             # TYPE emledger_indexer_reorgs_total counter\nemledger_indexer_reorgs_total {}\n\
+             # HELP emledger_indexer_writer 1 while this process holds the single-writer lock.\n\
+             # TYPE emledger_indexer_writer gauge\nemledger_indexer_writer {}\n",
+            g(&self.cursor),
+            g(&self.head),
+            self.lag(),
+            g(&self.events),
+            g(&self.movements),
+            g(&self.batches),
+            g(&self.reorgs),
+            g(&self.writer),
+        )
+    }
+}
+
+async fn metrics(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
+    ([("content-type", "text/plain; version=0.0.4")], m.render())
+}
+
+async fn health(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
+    let body = serde_json::json!({
+        "status": if m.writer.load(Ordering::Relaxed) == 1 { "UP" } else { "STANDBY" },
+        "cursorBlock": m.cursor.load(Ordering::Relaxed),
+        "headBlock": m.head.load(Ordering::Relaxed),
+        "lagBlocks": m.lag(),
+    });
+    (StatusCode::OK, Json(body))
+}
+
+/// Routes for `/metrics` and `/health`, to mount on any server.
+pub fn router(m: Arc<Metrics>) -> Router {
+    Router::new().route("/metrics", get(metrics)).route("/health", get(health)).with_state(m)
+}
+
+/// Serves the routes on `addr` until the process ends.
+pub async fn serve(addr: SocketAddr, m: Arc<Metrics>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(listener, router(m)).await?;
+    Ok(())
+}
