@@ -1,0 +1,61 @@
+//! Configuration of the API process: flags, each also read from an environment variable.
+
+use clap::Args;
+
+/// `emledger api` flags.
+#[derive(Clone, Args)]
+pub struct ApiConfig {
+    /// Address to listen on.
+    #[arg(long, env = "EMLEDGER_API_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Secret for signing OAuth bearer tokens (HS256). When absent a random one is
+    /// generated per process: tokens then do not survive restarts and are not
+    /// accepted by other replicas.
+    #[arg(long, env = "EMLEDGER_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// The DLT network name shown on wallets, movements and holds.
+    #[arg(long, env = "EMLEDGER_DLT_NETWORK", default_value = "anvil-local")]
+    pub dlt_network: String,
+
+    /// Largest request body accepted, in bytes (larger → 413).
+    #[arg(long, env = "EMLEDGER_API_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Public base URL prefixed to HAL links (e.g. `https://api.example.com`);
+    /// links are root-relative paths when absent.
+    #[arg(long, env = "EMLEDGER_API_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Lifetime of OAuth bearer tokens, in seconds.
+    #[arg(long, env = "EMLEDGER_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub token_ttl_secs: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            jwt_secret: None,
+            dlt_network: "anvil-local".into(),
+            max_body_bytes: 1024 * 1024,
+            public_url: None,
+            token_ttl_secs: 900,
+        }
+    }
+}
+
+/// Debug output never shows the JWT secret.
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("listen", &self.listen)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("dlt_network", &self.dlt_network)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("public_url", &self.public_url)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .finish()
+    }
+}

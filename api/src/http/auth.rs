@@ -1,0 +1,347 @@
+//! Authentication and scopes: `X-API-Key` or `Authorization: Bearer <jwt>`, the
+//! OAuth2 client-credentials endpoint `POST /oauth/token` that issues short-lived
+//! HS256 tokens (tenant and scopes inside), and admin-scope API key management.
+//!
+//! 401 `unauthorized` for missing, malformed, wrong, revoked or expired
+//! credentials; 403 `forbidden` when the credential lacks the endpoint's scope.
+
+use std::marker::PhantomData;
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request, State},
+    http::{header, request::Parts, StatusCode},
+    routing::{delete, post},
+    Json, Router,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    extract::{self, Path},
+    ApiContext, Error, Result,
+};
+use crate::tenant::{self, Scope};
+
+/// A scope an endpoint requires (type-level, so the check runs before the body is read).
+pub trait RequiredScope: Send + Sync + 'static {
+    const SCOPE: Scope;
+}
+/// Marker: `read`.
+pub struct Read;
+/// Marker: `write`.
+pub struct Write;
+/// Marker: `admin`.
+pub struct Admin;
+impl RequiredScope for Read {
+    const SCOPE: Scope = Scope::Read;
+}
+impl RequiredScope for Write {
+    const SCOPE: Scope = Scope::Write;
+}
+impl RequiredScope for Admin {
+    const SCOPE: Scope = Scope::Admin;
+}
+
+/// An authenticated tenant holding scope `S`.
+pub struct Auth<S> {
+    pub client_id: Uuid,
+    pub scopes: Vec<Scope>,
+    _scope: PhantomData<fn() -> S>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    /// the tenant (clientId)
+    sub: Uuid,
+    /// the API key the token was issued for
+    kid: Uuid,
+    scope: String,
+    iat: i64,
+    exp: i64,
+    jti: Uuid,
+}
+
+const ISSUER: &str = "emledger";
+
+fn sign(key: &[u8], claims: &Claims) -> String {
+    let header = B64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = B64.encode(serde_json::to_vec(claims).unwrap_or_default());
+    let input = format!("{header}.{payload}");
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(input.as_bytes());
+    format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
+}
+
+fn verify(key: &[u8], token: &str) -> Option<Claims> {
+    let mut parts = token.split('.');
+    let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let header: serde_json::Value = serde_json::from_slice(&B64.decode(h).ok()?).ok()?;
+    if header.get("alg")?.as_str()? != "HS256" {
+        return None;
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
+    mac.update(h.as_bytes());
+    mac.update(b".");
+    mac.update(p.as_bytes());
+    mac.verify_slice(&B64.decode(s).ok()?).ok()?; // constant time
+    let claims: Claims = serde_json::from_slice(&B64.decode(p).ok()?).ok()?;
+    (claims.iss == ISSUER && claims.exp > Utc::now().timestamp()).then_some(claims)
+}
+
+/// The tenant and scopes behind the request's credentials.
+async fn authenticate(parts: &Parts, ctx: &ApiContext) -> Result<(Uuid, Vec<Scope>)> {
+    if let Some(v) = parts.headers.get("x-api-key") {
+        let key = v.to_str().map_err(|_| Error::Unauthorized("invalid API key"))?;
+        return match tenant::verify_api_key(ctx.pool(), key.trim()).await? {
+            Some(id) => Ok((id.client_id, id.scopes)),
+            None => Err(Error::Unauthorized("invalid API key")),
+        };
+    }
+    if let Some(v) = parts.headers.get(header::AUTHORIZATION) {
+        let text = v.to_str().map_err(|_| Error::Unauthorized("invalid bearer token"))?;
+        let token = text
+            .strip_prefix("Bearer ")
+            .or_else(|| text.strip_prefix("bearer "))
+            .ok_or(Error::Unauthorized("Authorization must be `Bearer <token>`"))?;
+        let claims = verify(ctx.jwt_key(), token.trim()).ok_or(Error::Unauthorized("invalid or expired bearer token"))?;
+        let scopes = claims.scope.split(' ').filter_map(Scope::parse).collect();
+        return Ok((claims.sub, scopes));
+    }
+    Err(Error::Unauthorized("missing credentials: send X-API-Key or Authorization: Bearer"))
+}
+
+impl<S: RequiredScope> FromRequestParts<ApiContext> for Auth<S> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &ApiContext) -> Result<Self> {
+        let (client_id, scopes) = authenticate(parts, ctx).await?;
+        if !scopes.contains(&S::SCOPE) {
+            return Err(Error::Forbidden(S::SCOPE));
+        }
+        Ok(Auth { client_id, scopes, _scope: PhantomData })
+    }
+}
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/oauth/token", post(token))
+        .route("/api/v1/public/api-keys", post(create_key).get(list_keys))
+        .route("/api/v1/public/api-keys/{keyId}", delete(revoke_key))
+}
+
+/// OAuth2 client-credentials request (form-encoded or JSON).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// Must be `client_credentials`.
+    pub grant_type: Option<String>,
+    /// The tenant's `clientId`.
+    pub client_id: Option<String>,
+    /// One of the tenant's API keys (`eml_<prefix>_<secret>`).
+    pub client_secret: Option<String>,
+    /// Space-separated subset of the key's scopes; all of them when absent.
+    pub scope: Option<String>,
+}
+
+/// RFC 6749 token response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+fn oauth(status: StatusCode, code: &'static str, message: impl Into<String>) -> Error {
+    Error::OAuth { status, code, message: message.into() }
+}
+
+/// Issue a bearer token (OAuth2 client credentials). The client authenticates with
+/// its `clientId` and an API key as secret, in the body or with HTTP Basic.
+#[utoipa::path(post, path = "/oauth/token", tag = "auth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = TokenResponse),
+        (status = 400, description = "`unsupported_grant_type`, `invalid_scope`, `invalid_request`", body = super::docs::ErrorEnvelope),
+        (status = 401, description = "`invalid_client`", body = super::docs::ErrorEnvelope)))]
+pub async fn token(State(ctx): State<ApiContext>, req: Request) -> Result<Json<TokenResponse>> {
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())));
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let mut body: TokenRequest = if ct.starts_with("application/x-www-form-urlencoded") {
+        let raw = extract::body_bytes(req, &ctx).await?;
+        let mut t = TokenRequest::default();
+        for (k, v) in form_urlencoded::parse(&raw) {
+            let v = Some(v.into_owned());
+            match &*k {
+                "grant_type" => t.grant_type = v,
+                "client_id" => t.client_id = v,
+                "client_secret" => t.client_secret = v,
+                "scope" => t.scope = v,
+                _ => {}
+            }
+        }
+        t
+    } else if ct.starts_with("application/json") {
+        extract::Json::<TokenRequest>::from_request(req, &ctx).await?.value
+    } else {
+        return Err(Error::UnsupportedMediaType("application/x-www-form-urlencoded or application/json"));
+    };
+    if let Some((id, secret)) = basic {
+        body.client_id.get_or_insert(id);
+        body.client_secret.get_or_insert(secret);
+    }
+    match body.grant_type.as_deref() {
+        Some("client_credentials") => {}
+        None => return Err(oauth(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required")),
+        Some(_) => return Err(oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only client_credentials is supported")),
+    }
+    let bad_client = || oauth(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong secret");
+    let client_id = body.client_id.as_deref().and_then(|c| Uuid::parse_str(c.trim()).ok()).ok_or_else(bad_client)?;
+    let secret = body.client_secret.as_deref().ok_or_else(bad_client)?;
+    let key = tenant::verify_api_key(ctx.pool(), secret.trim()).await?.ok_or_else(bad_client)?;
+    if key.client_id != client_id {
+        return Err(bad_client());
+    }
+    let scopes: Vec<Scope> = match body.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => key.scopes.clone(),
+        Some(requested) => {
+            let mut out = Vec::new();
+            for s in requested.split_whitespace() {
+                match Scope::parse(s) {
+                    Some(sc) if key.scopes.contains(&sc) => out.push(sc),
+                    _ => return Err(oauth(StatusCode::BAD_REQUEST, "invalid_scope", format!("scope `{s}` is not granted to this client"))),
+                }
+            }
+            out
+        }
+    };
+    let scope = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+    let now = Utc::now().timestamp();
+    let ttl = ctx.config().token_ttl_secs.max(1);
+    let claims = Claims { iss: ISSUER.into(), sub: client_id, kid: key.key_id, scope: scope.clone(), iat: now, exp: now + ttl as i64, jti: Uuid::now_v7() };
+    Ok(Json(TokenResponse { access_token: sign(ctx.jwt_key(), &claims), token_type: "Bearer", expires_in: ttl, scope }))
+}
+
+/// Create an API key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateApiKey {
+    pub name: String,
+    /// Any of `read`, `write`, `admin`.
+    pub scopes: Vec<String>,
+}
+
+/// An API key (the secret only in the creation response).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// The full key; returned once, at creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: Uuid,
+    name: String,
+    prefix: String,
+    scopes: Vec<String>,
+    created_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<KeyRow> for ApiKeyView {
+    fn from(r: KeyRow) -> Self {
+        ApiKeyView { id: r.id, name: r.name, prefix: r.prefix, scopes: r.scopes, created_at: r.created_at, revoked_at: r.revoked_at, api_key: None }
+    }
+}
+
+/// Create an API key for the caller's tenant (admin scope). The key is shown once.
+#[utoipa::path(post, path = "/api/v1/public/api-keys", tag = "auth", request_body = CreateApiKey,
+    responses((status = 201, body = ApiKeyView), (status = 400, body = super::docs::ErrorEnvelope)),
+    security(("apiKey" = []), ("bearer" = [])))]
+pub async fn create_key(
+    auth: Auth<Admin>,
+    State(ctx): State<ApiContext>,
+    body: extract::Json<CreateApiKey>,
+) -> Result<(StatusCode, Json<ApiKeyView>)> {
+    let b = body.value;
+    let name = b.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::invalid("name", "must have 1 to 100 characters"));
+    }
+    let mut scopes = Vec::new();
+    for (i, s) in b.scopes.iter().enumerate() {
+        let sc = Scope::parse(s).ok_or_else(|| Error::invalid(format!("scopes[{i}]"), "must be read, write or admin"))?;
+        if !scopes.contains(&sc) {
+            scopes.push(sc);
+        }
+    }
+    if scopes.is_empty() {
+        return Err(Error::invalid("scopes", "must name at least one scope"));
+    }
+    let (id, key) = tenant::create_api_key(ctx.pool(), auth.client_id, name, &scopes).await?;
+    let row: KeyRow = sqlx::query_as("SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys WHERE id = $1")
+        .bind(id)
+        .fetch_one(ctx.pool())
+        .await?;
+    let mut view = ApiKeyView::from(row);
+    view.api_key = Some(key);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// List the tenant's API keys (admin scope); secrets are never shown.
+#[utoipa::path(get, path = "/api/v1/public/api-keys", tag = "auth",
+    responses((status = 200, body = Vec<ApiKeyView>)), security(("apiKey" = []), ("bearer" = [])))]
+pub async fn list_keys(auth: Auth<Admin>, State(ctx): State<ApiContext>) -> Result<Json<Vec<ApiKeyView>>> {
+    let rows: Vec<KeyRow> = sqlx::query_as(
+        "SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys WHERE client_id = $1 ORDER BY created_at, id",
+    )
+    .bind(auth.client_id)
+    .fetch_all(ctx.pool())
+    .await?;
+    Ok(Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// Revoke an API key (admin scope). Bearer tokens already issued for it stay
+/// valid until they expire (`--token-ttl-secs`, 15 minutes by default).
+#[utoipa::path(delete, path = "/api/v1/public/api-keys/{keyId}", tag = "auth",
+    params(("keyId" = Uuid, Path)),
+    responses((status = 200, body = ApiKeyView), (status = 404, body = super::docs::ErrorEnvelope)),
+    security(("apiKey" = []), ("bearer" = [])))]
+pub async fn revoke_key(
+    auth: Auth<Admin>,
+    State(ctx): State<ApiContext>,
+    Path(key_id): Path<Uuid>,
+) -> Result<Json<ApiKeyView>> {
+    if !tenant::revoke_api_key(ctx.pool(), auth.client_id, key_id).await? {
+        return Err(Error::NotFound("API key"));
+    }
+    let row: KeyRow = sqlx::query_as("SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys WHERE id = $1")
+        .bind(key_id)
+        .fetch_one(ctx.pool())
+        .await?;
+    Ok(Json(row.into()))
+}

@@ -1,0 +1,85 @@
+//! The OpenAPI 3.1 description, generated from the handlers (utoipa), served at
+//! `/openapi.json`, and Swagger UI at `/docs`.
+//!
+//! Error codes (`error.code`): `invalid_request` (400, `details.field` names the
+//! offending field, `details.in` where it was), `malformed_json` (400),
+//! `unauthorized` (401), `forbidden` (403, `details.requiredScope`), `not_found`
+//! (404: unknown or another tenant's — indistinguishable), `method_not_allowed`
+//! (405), `duplicate_external_id`, `dlt_address_in_use`, `wallet_limit_reached`,
+//! `user_not_activated`, `user_unsubscribed`, `wallet_not_ready`,
+//! `kyc_level_too_low`, `iban_already_assigned`, `wallet_unsubscribed`,
+//! `wallet_has_funds`, `wallet_has_open_holds`, `favourite_limit_reached`,
+//! `duplicate_alias`, `favourite_deleted`, `idempotency_in_flight` (409),
+//! `payload_too_large` (413), `unsupported_media_type` (415),
+//! `idempotency_key_reused` (422), `invalid_client` (401), `unsupported_grant_type`
+//! and `invalid_scope` (400) on `/oauth/token`, `internal_error` (500).
+
+use axum::Router;
+use serde::Serialize;
+use utoipa::{
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi, ToSchema,
+};
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::{auth, favourites, health, holds, movements, paging, users, wallets};
+
+/// The error envelope (seed 001).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+/// The body of an error.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable code (see the API description).
+    pub code: String,
+    pub message: String,
+    /// e.g. `{"field": "phoneNumber", "in": "body", "reason": "..."}`
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("apiKey", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "emledger REST API",
+        description = "E-money wallets over an EmToken contract. Amounts are decimal strings with exactly the token's decimals (e.g. \"10.50\"); timestamps are RFC 3339 UTC. Errors use the envelope {\"error\":{\"code\",\"message\",\"details\"}}; codes are listed in ErrorBody and in the docs of each operation. Lists are HAL pages: page (0-based), size (1..=2000, default 20), repeatable sort=field,asc|desc."
+    ),
+    paths(
+        health::health,
+        auth::token, auth::create_key, auth::list_keys, auth::revoke_key,
+        users::create_user, users::get_user, users::update_user,
+        wallets::get_wallet, wallets::list_wallets, wallets::create_wallet, wallets::create_iban, wallets::unsubscribe_wallet,
+        favourites::add_favourite, favourites::get_favourite, favourites::list_favourites, favourites::delete_favourite,
+        movements::get_movement, movements::list_movements,
+        holds::get_hold, holds::list_holds,
+    ),
+    components(schemas(ErrorEnvelope, ErrorBody, paging::PageLinks, paging::PageMeta, super::Link)),
+    modifiers(&Security),
+    tags(
+        (name = "health"), (name = "auth", description = "API keys and OAuth2 client credentials"),
+        (name = "users"), (name = "wallets"), (name = "favourites", description = "Favourite external accounts"),
+        (name = "movements"), (name = "holds"),
+    )
+)]
+pub struct ApiDoc;
+
+/// `/openapi.json` and `/docs`.
+pub fn router() -> Router {
+    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+}

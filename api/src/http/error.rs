@@ -1,0 +1,161 @@
+//! The one error type of the API and its mapping to the envelope
+//! `{"error":{"code","message","details"}}` (seed 001). Every refusal goes through
+//! here; the codes are stable and listed in the OpenAPI description.
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::tenant::Scope;
+
+/// Where an invalid value came from.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Location {
+    Body,
+    Query,
+    Path,
+    Header,
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400 `invalid_request`: a field is missing, of the wrong type or invalid.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: String, location: Location, reason: String },
+    /// 400 `malformed_json`: the body is not JSON at all.
+    #[error("the request body is not valid JSON: {reason}")]
+    MalformedJson { reason: String, line: usize, column: usize },
+    /// 401 `unauthorized`.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403 `forbidden`: authenticated, but lacking a scope.
+    #[error("this operation needs the `{}` scope", .0.as_str())]
+    Forbidden(Scope),
+    /// 404 `not_found`: unknown, or another tenant's (the two are indistinguishable).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 404 `not_found` for an id given in a body field (e.g. `parentWalletId`).
+    #[error("{resource} `{field}` not found")]
+    ReferenceNotFound { resource: &'static str, field: &'static str },
+    /// 405 `method_not_allowed`.
+    #[error("method not allowed on this path")]
+    MethodNotAllowed,
+    /// 409 with a specific code: the state of a resource refuses the change.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// 413 `payload_too_large`.
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 415 `unsupported_media_type`.
+    #[error("the request body must be {0}")]
+    UnsupportedMediaType(&'static str),
+    /// 422 `idempotency_key_reused`: same key, different request.
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    /// OAuth token endpoint refusals (`invalid_client`, `unsupported_grant_type`, `invalid_scope`, ...).
+    #[error("{message}")]
+    OAuth { status: StatusCode, code: &'static str, message: String },
+    /// 500 `internal_error`: logged, never detailed to the caller.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid { field: field.into(), location: Location::Body, reason: reason.into() }
+    }
+
+    pub fn invalid_query(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid { field: field.into(), location: Location::Query, reason: reason.into() }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict { code, message: message.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Invalid { .. } | Error::MalformedJson { .. } => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) | Error::ReferenceNotFound { .. } => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::OAuth { status, .. } => *status,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid { .. } => "invalid_request",
+            Error::MalformedJson { .. } => "malformed_json",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) | Error::ReferenceNotFound { .. } => "not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::Conflict { code, .. } => code,
+            Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::IdempotencyKeyReused => "idempotency_key_reused",
+            Error::OAuth { code, .. } => code,
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            Error::Invalid { field, location, reason } => json!({ "field": field, "in": location, "reason": reason }),
+            Error::MalformedJson { line, column, .. } => json!({ "line": line, "column": column }),
+            Error::Forbidden(scope) => json!({ "requiredScope": scope.as_str() }),
+            Error::NotFound(resource) => json!({ "resource": resource }),
+            Error::ReferenceNotFound { resource, field } => json!({ "resource": resource, "field": field }),
+            Error::PayloadTooLarge(limit) => json!({ "maxBytes": limit }),
+            _ => json!({}),
+        }
+    }
+
+    /// The envelope, as sent (and as stored for an idempotent replay).
+    pub fn envelope(&self) -> Value {
+        json!({ "error": { "code": self.code(), "message": self.to_string(), "details": self.details() } })
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Error::Internal(e) = &self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let status = self.status();
+        let mut res = (status, axum::Json(self.envelope())).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer, ApiKey"));
+        }
+        res
+    }
+}
+
+/// The constraint a unique violation tripped, if `e` is one.
+pub fn unique_violation(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => Some(d.constraint().unwrap_or("").to_owned()),
+        _ => None,
+    }
+}
+
+/// `Result` with the API error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

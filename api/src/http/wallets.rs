@@ -1,0 +1,627 @@
+//! Wallets (seed 003, with the create-wallet superset of seeds 000/001/002/004):
+//! get, list (paged, `?userId=`), create an extra wallet, create an IBAN,
+//! unsubscribe. Balances come from the read model's `balances` row of the
+//! wallet's DLT address (0 when there is none).
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::Response,
+    routing::{get, post},
+    Json, Router,
+};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    auth::{Auth, Read, Write},
+    error::unique_violation,
+    extract::{self, path_uuid, Path, Query},
+    idempotency::{self, Begin},
+    paging::{PageLinks, PageMeta, PageRequest, SortField},
+    ApiContext, ChainInfo, Error, Link, Result,
+};
+use crate::validate;
+
+/// Most wallets a user may have (not counting unsubscribed ones).
+pub const MAX_WALLETS_PER_USER: i64 = 5;
+
+/// Wallet statuses (seed 003).
+pub mod status {
+    pub const READY: &str = "READY";
+    pub const PENDING: &str = "PENDING";
+    pub const PENDING_IBAN: &str = "PENDING_IBAN";
+    pub const UNSUBSCRIBED: &str = "UNSUBSCRIBED";
+}
+
+/// Hold statuses after which a hold no longer binds money.
+pub const FINAL_HOLD_STATUSES: &[&str] =
+    &["EXECUTED", "RELEASED_BY_NOTARY", "RELEASED_BY_PAYEE", "RELEASED_ON_EXPIRATION", "CREATION_FAILED"];
+
+/// Wallet type (seed 000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WalletType {
+    #[default]
+    GeneralPurpose,
+    SpotTrading,
+    Saving,
+    Vault,
+    Shared,
+    Nostro,
+    Futures,
+    Stake,
+    SystemWallet,
+}
+
+impl WalletType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WalletType::GeneralPurpose => "general_purpose",
+            WalletType::SpotTrading => "spot_trading",
+            WalletType::Saving => "saving",
+            WalletType::Vault => "vault",
+            WalletType::Shared => "shared",
+            WalletType::Nostro => "nostro",
+            WalletType::Futures => "futures",
+            WalletType::Stake => "stake",
+            WalletType::SystemWallet => "system_wallet",
+        }
+    }
+}
+
+/// Links of a wallet.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WalletLinks {
+    #[serde(rename = "self")]
+    pub self_: Link,
+    pub user: Link,
+    pub movements: Link,
+    pub holds: Link,
+}
+
+/// A wallet. Amounts are decimal strings with the token's decimals (e.g. `"10.50"`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WalletView {
+    #[serde(rename = "_links")]
+    pub links: WalletLinks,
+    pub id: Uuid,
+    /// Same as `id` (the name seed 003 uses in create/unsubscribe responses).
+    pub wallet_id: Uuid,
+    pub user_id: Uuid,
+    pub client_id: Uuid,
+    pub client_alias: String,
+    pub dlt_address: String,
+    pub dlt_network: String,
+    pub iban: Option<String>,
+    /// `READY`, `PENDING`, `PENDING_IBAN` or `UNSUBSCRIBED`.
+    pub status: String,
+    /// Gross balance.
+    #[schema(value_type = String, example = "10.50")]
+    pub balance: Decimal,
+    #[schema(value_type = String, example = "8.50")]
+    pub available_balance: Decimal,
+    #[schema(value_type = String, example = "2.00")]
+    pub held_balance: Decimal,
+    pub currency: String,
+    #[serde(rename = "type")]
+    pub wallet_type: String,
+    pub purpose: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub external_id: Option<String>,
+    pub parent_wallet_id: Option<Uuid>,
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct WalletRow {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub client_alias: String,
+    pub dlt_network: String,
+    pub user_id: Uuid,
+    pub dlt_address: String,
+    pub iban: Option<String>,
+    pub status: String,
+    pub external_id: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub wallet_type: String,
+    pub purpose: Option<String>,
+    pub parent_wallet_id: Option<Uuid>,
+    pub currency: String,
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub gross: Decimal,
+    pub held: Decimal,
+}
+
+impl WalletRow {
+    pub fn view(self, ctx: &ApiContext, decimals: u32) -> WalletView {
+        let m = |d: Decimal| emledger_ledger::amount::minor_to_decimal(d, decimals);
+        WalletView {
+            links: WalletLinks {
+                self_: Link::new(ctx, format!("/api/v1/public/wallets/{}", self.id)),
+                user: Link::new(ctx, format!("/api/v1/public/users/{}", self.user_id)),
+                movements: Link::new(ctx, format!("/api/v1/public/wallets/{}/movements", self.id)),
+                holds: Link::new(ctx, format!("/api/v1/public/wallets/{}/holds", self.id)),
+            },
+            id: self.id,
+            wallet_id: self.id,
+            user_id: self.user_id,
+            client_id: self.client_id,
+            client_alias: self.client_alias,
+            dlt_address: self.dlt_address,
+            dlt_network: self.dlt_network,
+            iban: self.iban,
+            status: self.status,
+            balance: m(self.gross),
+            available_balance: m(self.gross - self.held),
+            held_balance: m(self.held),
+            currency: self.currency,
+            wallet_type: self.wallet_type,
+            purpose: self.purpose,
+            name: self.name,
+            nickname: self.nickname,
+            external_id: self.external_id,
+            parent_wallet_id: self.parent_wallet_id,
+            metadata: self.metadata,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// `SELECT <wallet columns + balances> FROM wallets w ...` (the caller adds WHERE).
+pub fn push_wallet_select<'a>(qb: &mut QueryBuilder<'a, Postgres>, chain: &'a ChainInfo) {
+    qb.push(
+        "SELECT w.id, w.client_id, c.alias AS client_alias, c.dlt_network, w.user_id, w.dlt_address, w.iban, \
+         w.status, w.external_id, w.name, w.nickname, w.type AS wallet_type, w.purpose, w.parent_wallet_id, \
+         w.currency, w.metadata, w.created_at, w.updated_at, \
+         COALESCE(b.gross, 0)::NUMERIC AS gross, COALESCE(b.held, 0)::NUMERIC AS held \
+         FROM wallets w JOIN clients c ON c.id = w.client_id \
+         LEFT JOIN LATERAL (SELECT sum(bb.gross) AS gross, sum(bb.held) AS held FROM balances bb WHERE bb.address = w.dlt_address",
+    );
+    if let Some((chain_id, contract)) = &chain.token {
+        qb.push(" AND bb.chain_id = ").push_bind(*chain_id).push(" AND lower(bb.contract) = ").push_bind(contract.as_str());
+    }
+    qb.push(") b ON true");
+}
+
+/// One wallet of the tenant, with balances; 404 when unknown or another tenant's.
+pub async fn load_wallet(conn: &mut PgConnection, ctx: &ApiContext, client_id: Uuid, wallet_id: Uuid) -> Result<WalletView> {
+    let chain = ctx.chain().await;
+    let mut qb = QueryBuilder::new("");
+    push_wallet_select(&mut qb, &chain);
+    qb.push(" WHERE w.id = ").push_bind(wallet_id).push(" AND w.client_id = ").push_bind(client_id);
+    let row: Option<WalletRow> = qb.build_query_as().fetch_optional(&mut *conn).await?;
+    row.map(|r| r.view(ctx, chain.decimals)).ok_or(Error::NotFound("wallet"))
+}
+
+/// Minimal facts of a wallet for rule checks.
+#[derive(Debug, sqlx::FromRow)]
+pub struct WalletFacts {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub dlt_address: String,
+    pub status: String,
+    pub iban: Option<String>,
+}
+
+/// The tenant's wallet, optionally locked; 404 when unknown or another tenant's.
+pub async fn wallet_facts(conn: &mut PgConnection, client_id: Uuid, wallet_id: Uuid, lock: bool) -> Result<WalletFacts> {
+    let sql = format!(
+        "SELECT id, user_id, dlt_address, status, iban FROM wallets WHERE id = $1 AND client_id = $2{}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    sqlx::query_as(&sql).bind(wallet_id).bind(client_id).fetch_optional(conn).await?.ok_or(Error::NotFound("wallet"))
+}
+
+/// A new wallet's fields.
+#[derive(Debug, Default)]
+pub struct NewWallet {
+    pub dlt_address: Option<String>,
+    pub external_id: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub wallet_type: WalletType,
+    pub purpose: Option<String>,
+    pub parent_wallet_id: Option<Uuid>,
+    pub currency: Option<String>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// Inserts a wallet for `user_id` (rules already checked by the caller), mapping
+/// uniqueness violations to 409s.
+pub async fn insert_wallet(conn: &mut PgConnection, client_id: Uuid, user_id: Uuid, w: NewWallet) -> Result<Uuid> {
+    let id = Uuid::now_v7();
+    let address = w.dlt_address.unwrap_or_else(validate::fresh_dlt_address);
+    let taken: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM wallets WHERE dlt_address = $1").bind(&address).fetch_optional(&mut *conn).await?;
+    if taken.is_some() {
+        return Err(Error::conflict("dlt_address_in_use", "this DLT address belongs (or belonged) to another wallet and can never be reused"));
+    }
+    if let Some(ext) = &w.external_id {
+        let dup: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM wallets WHERE client_id = $1 AND external_id = $2")
+            .bind(client_id)
+            .bind(ext)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if dup.is_some() {
+            return Err(duplicate_external_id("wallet"));
+        }
+    }
+    let res = sqlx::query(
+        "INSERT INTO wallets (id, client_id, user_id, dlt_address, status, external_id, name, nickname, type, purpose, \
+         parent_wallet_id, currency, metadata) VALUES ($1, $2, $3, $4, 'READY', $5, $6, $7, $8, $9, $10, COALESCE($11, 'EUR'), $12)",
+    )
+    .bind(id)
+    .bind(client_id)
+    .bind(user_id)
+    .bind(&address)
+    .bind(&w.external_id)
+    .bind(&w.name)
+    .bind(&w.nickname)
+    .bind(w.wallet_type.as_str())
+    .bind(&w.purpose)
+    .bind(w.parent_wallet_id)
+    .bind(&w.currency)
+    .bind(Value::Object(w.metadata.unwrap_or_default()))
+    .execute(&mut *conn)
+    .await;
+    match res {
+        Ok(_) => Ok(id),
+        Err(e) => match unique_violation(&e) {
+            Some(c) if c.contains("external_id") => Err(duplicate_external_id("wallet")),
+            Some(c) if c.contains("dlt_address") => Err(Error::conflict("dlt_address_in_use", "this DLT address is already used")),
+            _ => Err(e.into()),
+        },
+    }
+}
+
+pub fn duplicate_external_id(what: &str) -> Error {
+    Error::conflict("duplicate_external_id", format!("a {what} with this externalId already exists"))
+}
+
+/// Trims an optional text field; refuses empty, too long or control characters.
+pub fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(v) => {
+            let t = v.trim();
+            if t.is_empty() {
+                return Err(Error::invalid(field, "must not be empty"));
+            }
+            if t.chars().count() > max {
+                return Err(Error::invalid(field, format!("must be at most {max} characters")));
+            }
+            if t.chars().any(|c| c.is_control()) {
+                return Err(Error::invalid(field, "must not contain control characters"));
+            }
+            Ok(Some(t.to_owned()))
+        }
+    }
+}
+
+pub fn router() -> Router<ApiContext> {
+    Router::new()
+        .route("/api/v1/public/wallets", get(list_wallets).post(create_wallet))
+        .route("/api/v1/public/wallets/{walletId}", get(get_wallet).delete(unsubscribe_wallet))
+        .route("/api/v1/public/wallets/{walletId}/create-iban", post(create_iban))
+}
+
+/// Get a wallet.
+#[utoipa::path(get, path = "/api/v1/public/wallets/{walletId}", tag = "wallets",
+    params(("walletId" = Uuid, Path)),
+    responses((status = 200, body = WalletView), (status = 404, body = super::docs::ErrorEnvelope)),
+    security(("apiKey" = []), ("bearer" = [])))]
+pub async fn get_wallet(auth: Auth<Read>, State(ctx): State<ApiContext>, Path(id): Path<String>) -> Result<Json<WalletView>> {
+    let id = path_uuid("walletId", &id)?;
+    let mut conn = ctx.pool().acquire().await?;
+    Ok(Json(load_wallet(&mut conn, &ctx, auth.client_id, id).await?))
+}
+
+/// A page of wallets.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WalletPage {
+    #[serde(rename = "_links")]
+    pub links: PageLinks,
+    #[serde(rename = "_embedded")]
+    pub embedded: WalletsEmbedded,
+    pub page: PageMeta,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WalletsEmbedded {
+    pub wallets: Vec<WalletView>,
+}
+
+const WALLET_SORT: &[SortField] = &[
+    ("createdAt", "w.created_at"),
+    ("updatedAt", "w.updated_at"),
+    ("status", "w.status"),
+    ("userId", "w.user_id"),
+    ("dltAddress", "w.dlt_address"),
+    ("externalId", "w.external_id"),
+    ("name", "w.name"),
+    ("type", "w.type"),
+    ("balance", "COALESCE(b.gross, 0)"),
+    ("heldBalance", "COALESCE(b.held, 0)"),
+    ("availableBalance", "(COALESCE(b.gross, 0) - COALESCE(b.held, 0))"),
+];
+
+/// List the tenant's wallets, paged; `userId`, `status`, `externalId` filter.
+#[utoipa::path(get, path = "/api/v1/public/wallets", tag = "wallets",
+    params(("userId" = Option<Uuid>, Query), ("status" = Option<String>, Query), ("externalId" = Option<String>, Query),
+        ("page" = Option<u32>, Query), ("size" = Option<u32>, Query, description = "1..=2000, default 20"),
+        ("sort" = Option<Vec<String>>, Query, description = "`field,asc|desc`, repeatable; fields: createdAt, updatedAt, status, userId, dltAddress, externalId, name, type, balance, heldBalance, availableBalance")),
+    responses((status = 200, body = WalletPage), (status = 400, body = super::docs::ErrorEnvelope), (status = 404, description = "unknown userId", body = super::docs::ErrorEnvelope)),
+    security(("apiKey" = []), ("bearer" = [])))]
+pub async fn list_wallets(auth: Auth<Read>, State(ctx): State<ApiContext>, q: Query) -> Result<Json<WalletPage>> {
+    let page = PageRequest::from_query(&q, WALLET_SORT, ("createdAt", true))?;
+    let user_id = q.uuid("userId")?;
+    let status = q.one("status")?.map(str::to_owned);
+    if let Some(s) = &status {
+        if ![status::READY, status::PENDING, status::PENDING_IBAN, status::UNSUBSCRIBED].contains(&s.as_str()) {
+            return Err(Error::invalid_query("status", "must be READY, PENDING, PENDING_IBAN or UNSUBSCRIBED"));
+        }
+    }
+    let external_id = q.one("externalId")?.map(str::to_owned);
+    if external_id.as_deref().is_some_and(|e| e.chars().any(char::is_control) || e.len() > 400) {
+        return Err(Error::invalid_query("externalId", "must not contain control characters"));
+    }
+    let mut conn = ctx.pool().acquire().await?;
+    if let Some(u) = user_id {
+        let found: Option<(Uuid,)> =
+            sqlx::query_as("SELECT id FROM users WHERE id = $1 AND client_id = $2").bind(u).bind(auth.client_id).fetch_optional(&mut *conn).await?;
+        if found.is_none() {
+            return Err(Error::NotFound("user"));
+        }
+    }
+    let filters = |qb: &mut QueryBuilder<'_, Postgres>| {
+        qb.push(" WHERE w.client_id = ").push_bind(auth.client_id);
+        if let Some(u) = user_id {
+            qb.push(" AND w.user_id = ").push_bind(u);
+        }
+        if let Some(s) = status.clone() {
+            qb.push(" AND w.status = ").push_bind(s);
+        }
+        if let Some(e) = external_id.clone() {
+            qb.push(" AND w.external_id = ").push_bind(e);
+        }
+    };
+    let mut count = QueryBuilder::new("SELECT count(*) FROM wallets w");
+    filters(&mut count);
+    let (total,): (i64,) = count.build_query_as().fetch_one(&mut *conn).await?;
+    let chain = ctx.chain().await;
+    let mut qb = QueryBuilder::new("");
+    push_wallet_select(&mut qb, &chain);
+    filters(&mut qb);
+    qb.push(page.order_by("w.id"));
+    qb.push(" LIMIT ").push_bind(page.limit()).push(" OFFSET ").push_bind(page.offset());
+    let rows: Vec<WalletRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let mut kept: Vec<(&str, String)> = Vec::new();
+    if let Some(u) = user_id {
+        kept.push(("userId", u.to_string()));
+    }
+    if let Some(s) = &status {
+        kept.push(("status", s.clone()));
+    }
+    if let Some(e) = &external_id {
+        kept.push(("externalId", e.clone()));
+    }
+    let (links, meta) = page.envelope(&ctx, "/api/v1/public/wallets", &kept, total);
+    Ok(Json(WalletPage {
+        links,
+        embedded: WalletsEmbedded { wallets: rows.into_iter().map(|r| r.view(&ctx, chain.decimals)).collect() },
+        page: meta,
+    }))
+}
+
+/// Create an extra wallet (the superset of seeds 000–004).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateWallet {
+    /// The owning user (must be ACTIVATED; at most 5 wallets).
+    pub user_id: Uuid,
+    /// Existing address to use; when absent a fresh one is generated and its key discarded.
+    pub dlt_address: Option<String>,
+    /// Unique per tenant.
+    pub external_id: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    /// Seed 000's wallet type; `general_purpose` by default.
+    #[serde(rename = "type")]
+    pub wallet_type: Option<WalletType>,
+    pub purpose: Option<String>,
+    /// A wallet of the same tenant.
+    pub parent_wallet_id: Option<Uuid>,
+    /// ISO 4217; `EUR` by default.
+    pub currency: Option<String>,
+    /// Free-form object (at most 16 KiB as JSON).
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Map<String, Value>>,
+    /// Same as the `Idempotency-Key` header.
+    pub idempotency_key: Option<String>,
+}
+
+/// Create an extra wallet for a user. Idempotent with `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/public/wallets", tag = "wallets", request_body = CreateWallet,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = WalletView),
+        (status = 400, body = super::docs::ErrorEnvelope),
+        (status = 404, description = "userId / parentWalletId unknown", body = super::docs::ErrorEnvelope),
+        (status = 409, description = "`user_not_activated`, `wallet_limit_reached`, `duplicate_external_id`, `dlt_address_in_use`", body = super::docs::ErrorEnvelope),
+        (status = 422, description = "`idempotency_key_reused`", body = super::docs::ErrorEnvelope)),
+    security(("apiKey" = []), ("bearer" = [])))]
+pub async fn create_wallet(
+    auth: Auth<Write>,
+    State(ctx): State<ApiContext>,
+    headers: HeaderMap,
+    body: extract::Json<CreateWallet>,
+) -> Result<Response> {
+    let raw = body.raw;
+    let b = body.value;
+    let key = idempotency::key(&headers, b.idempotency_key.as_deref())?;
+    let new = NewWallet {
+        dlt_address: b.dlt_address.as_deref().map(validate::dlt_address).transpose().map_err(|r| Error::invalid("dltAddress", r))?,
+        external_id: text("externalId", b.external_id, 100)?,
+        name: text("name", b.name, 200)?,
+        nickname: text("nickname", b.nickname, 200)?,
+        wallet_type: b.wallet_type.unwrap_or_default(),
+        purpose: text("purpose", b.purpose, 200)?,
+        parent_wallet_id: b.parent_wallet_id,
+        currency: b.currency.as_deref().map(validate::currency).transpose().map_err(|r| Error::invalid("currency", r))?,
+        metadata: b.metadata,
+    };
+    if let Some(m) = &new.metadata {
+        fn has_nul(v: &Value) -> bool {
+            match v {
+                Value::String(s) => s.contains('\0'),
+                Value::Array(a) => a.iter().any(has_nul),
+                Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+                _ => false,
+            }
+        }
+        if m.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) {
+            return Err(Error::invalid("metadata", "must not contain NUL characters"));
+        }
+        if serde_json::to_vec(m).map(|v| v.len()).unwrap_or(usize::MAX) > 16 * 1024 {
+            return Err(Error::invalid("metadata", "must be at most 16 KiB as JSON"));
+        }
+    }
+    let mut tx = ctx.pool().begin().await?;
+    let claim = match idempotency::begin(&mut tx, auth.client_id, key, "POST /api/v1/public/wallets", &raw).await? {
+        Begin::Replay(r) => return Ok(r),
+        Begin::Proceed(c) => c,
+    };
+    let outcome = create_wallet_in(&mut tx, &ctx, auth.client_id, b.user_id, new).await;
+    idempotency::finish(&ctx, auth.client_id, tx, claim, outcome).await
+}
+
+async fn create_wallet_in(
+    conn: &mut PgConnection,
+    ctx: &ApiContext,
+    client_id: Uuid,
+    user_id: Uuid,
+    new: NewWallet,
+) -> Result<(StatusCode, Value)> {
+    let user: Option<(String,)> = sqlx::query_as("SELECT status FROM users WHERE id = $1 AND client_id = $2 FOR UPDATE")
+        .bind(user_id)
+        .bind(client_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some((user_status,)) = user else { return Err(Error::ReferenceNotFound { resource: "user", field: "userId" }) };
+    if user_status != "ACTIVATED" {
+        return Err(Error::conflict("user_not_activated", format!("the user is {user_status}; extra wallets need an ACTIVATED user")));
+    }
+    let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM wallets WHERE user_id = $1 AND status <> 'UNSUBSCRIBED'")
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if count >= MAX_WALLETS_PER_USER {
+        return Err(Error::conflict("wallet_limit_reached", format!("a user can have at most {MAX_WALLETS_PER_USER} wallets")));
+    }
+    if let Some(parent) = new.parent_wallet_id {
+        let found: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM wallets WHERE id = $1 AND client_id = $2")
+            .bind(parent)
+            .bind(client_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if found.is_none() {
+            return Err(Error::ReferenceNotFound { resource: "wallet", field: "parentWalletId" });
+        }
+    }
+    let id = insert_wallet(conn, client_id, user_id, new).await?;
+    let view = load_wallet(conn, ctx, client_id, id).await?;
+    Ok((StatusCode::CREATED, serde_json::to_value(view).map_err(anyhow::Error::from)?))
+}
+
+/// Create an IBAN for a wallet: the wallet READY, its user not UNSUBSCRIBED and at
+/// KYC level 1 or more. The IBAN is a valid Spanish IBAN (ISO 13616 mod-97), unique.
+#[utoipa::path(post, path = "/api/v1/public/wallets/{walletId}/create-iban", tag = "wallets",
+    params(("walletId" = Uuid, Path)),
+    responses((status = 200, description = "the wallet, with its new `iban`", body = WalletView),
+        (status = 404, body = super::docs::ErrorEnvelope),
+        (status = 409, description = "`wallet_not_ready`, `user_unsubscribed`, `kyc_level_too_low`, `iban_already_assigned`", body = super::docs::ErrorEnvelope)),
+    security(("apiKey" = []), ("bearer" = [])))]
+pub async fn create_iban(auth: Auth<Write>, State(ctx): State<ApiContext>, Path(id): Path<String>) -> Result<Json<WalletView>> {
+    let id = path_uuid("walletId", &id)?;
+    let mut tx = ctx.pool().begin().await?;
+    let w = wallet_facts(&mut tx, auth.client_id, id, true).await?;
+    if w.status != status::READY {
+        return Err(Error::conflict("wallet_not_ready", format!("the wallet is {}; an IBAN needs a READY wallet", w.status)));
+    }
+    let (user_status, kyc): (String, i16) =
+        sqlx::query_as("SELECT status, kyc_level FROM users WHERE id = $1").bind(w.user_id).fetch_one(&mut *tx).await?;
+    if user_status == "UNSUBSCRIBED" {
+        return Err(Error::conflict("user_unsubscribed", "the wallet's user is UNSUBSCRIBED"));
+    }
+    if kyc < 1 {
+        return Err(Error::conflict("kyc_level_too_low", "an IBAN needs the user at KYC level 1 or higher"));
+    }
+    if w.iban.is_some() {
+        return Err(Error::conflict("iban_already_assigned", "the wallet already has an IBAN"));
+    }
+    let mut iban = validate::issue_iban();
+    for _ in 0..10 {
+        let taken: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM wallets WHERE iban = $1").bind(&iban).fetch_optional(&mut *tx).await?;
+        if taken.is_none() {
+            break;
+        }
+        iban = validate::issue_iban();
+    }
+    sqlx::query("UPDATE wallets SET iban = $2, updated_at = now() WHERE id = $1").bind(id).bind(&iban).execute(&mut *tx).await?;
+    let view = load_wallet(&mut tx, &ctx, auth.client_id, id).await?;
+    tx.commit().await?;
+    Ok(Json(view))
+}
+
+/// Unsubscribe a wallet (irreversible; its address is never reused). Refused with
+/// 409 while the wallet holds money (`wallet_has_funds`) or is payer or payee of an
+/// open hold (`wallet_has_open_holds`).
+#[utoipa::path(delete, path = "/api/v1/public/wallets/{walletId}", tag = "wallets",
+    params(("walletId" = Uuid, Path)),
+    responses((status = 200, description = "the wallet, now UNSUBSCRIBED", body = WalletView),
+        (status = 404, body = super::docs::ErrorEnvelope),
+        (status = 409, description = "`wallet_unsubscribed`, `wallet_has_funds`, `wallet_has_open_holds`", body = super::docs::ErrorEnvelope)),
+    security(("apiKey" = []), ("bearer" = [])))]
+pub async fn unsubscribe_wallet(auth: Auth<Write>, State(ctx): State<ApiContext>, Path(id): Path<String>) -> Result<Json<WalletView>> {
+    let id = path_uuid("walletId", &id)?;
+    let mut tx = ctx.pool().begin().await?;
+    let w = wallet_facts(&mut tx, auth.client_id, id, true).await?;
+    if w.status == status::UNSUBSCRIBED {
+        return Err(Error::conflict("wallet_unsubscribed", "the wallet is already unsubscribed"));
+    }
+    let current = load_wallet(&mut tx, &ctx, auth.client_id, id).await?;
+    if current.balance > Decimal::ZERO {
+        return Err(Error::conflict(
+            "wallet_has_funds",
+            format!("the wallet still holds {} (gross balance); move the money out first", current.balance),
+        ));
+    }
+    let finals: Vec<String> = FINAL_HOLD_STATUSES.iter().map(|s| s.to_string()).collect();
+    let (open,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM holds WHERE (payer_dlt_address = $1 OR payee_dlt_address = $1) AND status <> ALL($2)",
+    )
+    .bind(&w.dlt_address)
+    .bind(&finals)
+    .fetch_one(&mut *tx)
+    .await?;
+    if open > 0 {
+        return Err(Error::conflict("wallet_has_open_holds", format!("the wallet is payer or payee of {open} open hold(s)")));
+    }
+    sqlx::query("UPDATE wallets SET status = 'UNSUBSCRIBED', updated_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    let view = load_wallet(&mut tx, &ctx, auth.client_id, id).await?;
+    tx.commit().await?;
+    Ok(Json(view))
+}

@@ -1,0 +1,57 @@
+//! The emledger REST API: axum over the Postgres read model.
+//!
+//! Tenants ("clients" in seed 003) authenticate with API keys (`X-API-Key`) or
+//! short-lived HS256 bearer tokens from `POST /oauth/token`. Everything is under
+//! `/api/v1/public/...`; `/health`, `/openapi.json` and `/docs` sit at the root.
+//!
+//! On the wire, amounts are JSON **strings** of exact decimals with exactly the
+//! token's decimals (`"balance": "10.50"`): minor units from the read model divided
+//! by 10^decimals (`chain_cursor.decimals`), never floats. Timestamps are RFC 3339
+//! UTC. Errors are `{"error":{"code","message","details"}}` (codes: `http::docs`).
+//!
+//! Entry points: [`serve`] (bind, serve, shut down gracefully), [`router`] (the
+//! axum router, for in-process use) and [`create_tenant`] (what the CLI's tenant
+//! subcommand calls).
+
+pub mod config;
+pub mod http;
+pub mod tenant;
+pub mod validate;
+
+pub use config::ApiConfig;
+pub use http::{router, ApiContext};
+pub use tenant::{create_api_key, create_tenant, revoke_api_key, Scope};
+
+use std::future::Future;
+
+use anyhow::Context;
+use sqlx::PgPool;
+
+/// Binds `config.listen`, serves the API until `shutdown` resolves, then drains
+/// in-flight requests. Logs the bound address (useful with port 0), never secrets.
+pub async fn serve(
+    config: ApiConfig,
+    pool: PgPool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    serve_on(listener, config, pool, shutdown).await
+}
+
+/// Like [`serve`] on an already bound listener (tests bind port 0 and read the
+/// address before serving).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: ApiConfig,
+    pool: PgPool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let ctx = ApiContext::new(config, pool).await?;
+    tracing::info!(%addr, "emledger api listening");
+    axum::serve(listener, router(ctx)).with_graceful_shutdown(shutdown).await.context("serving the API")?;
+    tracing::info!("emledger api stopped");
+    Ok(())
+}
