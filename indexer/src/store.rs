@@ -450,13 +450,23 @@ async fn write_balances(conn: &mut PgConnection, target: &Target, fx: &Effects, 
         hin.push(d.held_in.to_string());
         hout.push(d.held_out.to_string());
     }
+    // Deltas may be negative: create missing rows at zero first, then apply
+    // (a CHECK is evaluated on the proposed row even when it conflicts).
     sqlx::query(
-        "INSERT INTO balances (chain_id, contract, address, gross, held, updated_block)
-         SELECT $1, $2, u.a, u.gi::numeric - u.go::numeric, u.hi::numeric - u.ho::numeric, $3
+        "INSERT INTO balances (chain_id, contract, address) SELECT $1, $2, a FROM UNNEST($3::text[]) AS a
+         ON CONFLICT (chain_id, contract, address) DO NOTHING",
+    )
+    .bind(target.chain_id as i64)
+    .bind(target.contract_hex())
+    .bind(&addr)
+    .execute(&mut *conn)
+    .await
+    .context("creating balances")?;
+    sqlx::query(
+        "UPDATE balances b SET gross = b.gross + u.gi::numeric - u.go::numeric,
+                               held = b.held + u.hi::numeric - u.ho::numeric, updated_block = $3
          FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(a, gi, go, hi, ho)
-         ON CONFLICT (chain_id, contract, address) DO UPDATE
-           SET gross = balances.gross + EXCLUDED.gross, held = balances.held + EXCLUDED.held,
-               updated_block = EXCLUDED.updated_block",
+         WHERE b.chain_id = $1 AND b.contract = $2 AND b.address = u.a",
     )
     .bind(target.chain_id as i64)
     .bind(target.contract_hex())

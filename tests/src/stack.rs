@@ -1,0 +1,208 @@
+//! Pieces of a real stack for end-to-end tests: a private Postgres cluster
+//! (one per test binary, a fresh database per test), anvil from the pinned npm
+//! package, an EmToken deployment, and the `emledger` binary as a subprocess.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    network::EthereumWallet,
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::{Address, B256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use anyhow::Context;
+use emledger_contracts::{deploy_em_token, toolchain, Deployment, TokenParams};
+use emledger_ledger::{db, postgres::PrivateCluster};
+use sqlx::PgPool;
+
+static CLUSTER: OnceLock<PrivateCluster> = OnceLock::new();
+
+fn target_dir() -> PathBuf {
+    // test binaries live in target/<profile>/deps
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent().and_then(|p| p.parent()).and_then(|p| p.parent()).expect("target dir").to_path_buf()
+}
+
+/// The `emledger` binary built by `cargo build --bin emledger`.
+pub fn emledger_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(|p| p.parent()).expect("profile dir");
+    let bin = profile_dir.join("emledger");
+    assert!(bin.exists(), "{} is missing: run `cargo build --bin emledger` first (scripts/test does)", bin.display());
+    bin
+}
+
+/// A fresh, migrated database in the shared private cluster.
+pub async fn fresh_database(name: &str) -> anyhow::Result<(PgPool, String)> {
+    let cluster = CLUSTER.get_or_init(|| {
+        let binary = std::env::current_exe().unwrap();
+        let stem = binary.file_stem().unwrap().to_string_lossy().into_owned();
+        PrivateCluster::start(&target_dir().join("test-state").join(stem)).expect("private Postgres cluster")
+    });
+    let url = cluster.create_database(name)?;
+    let pool = db::connect(&url, 8).await?;
+    db::migrate(&pool).await?;
+    Ok((pool, url))
+}
+
+/// A running anvil, its deployed EmToken and a provider signing as the platform.
+pub struct Chain {
+    pub anvil: AnvilInstance,
+    pub platform: PrivateKeySigner,
+    pub provider: DynProvider,
+    pub deployment: Deployment,
+}
+
+impl Chain {
+    /// Anvil with automine, EmToken deployed by account 0 (the platform).
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with_args(&[]).await
+    }
+
+    pub async fn start_with_args(args: &[&str]) -> anyhow::Result<Self> {
+        let anvil = Anvil::at(toolchain::anvil()).args(args.iter().copied()).spawn();
+        let platform: PrivateKeySigner = anvil.keys()[0].clone().into();
+        let provider = Self::signer_provider(&anvil, &platform);
+        let deployment = deploy_em_token(&provider, &TokenParams::eur(platform.address())).await?;
+        Ok(Self { anvil, platform, provider, deployment })
+    }
+
+    /// A provider that signs with `signer`.
+    pub fn signer_provider(anvil: &AnvilInstance, signer: &PrivateKeySigner) -> DynProvider {
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer.clone()))
+            .connect_http(anvil.endpoint_url())
+            .erased()
+    }
+
+    /// Account `i` of anvil's deterministic set.
+    pub fn account(&self, i: usize) -> PrivateKeySigner {
+        self.anvil.keys()[i].clone().into()
+    }
+
+    pub fn rpc_url(&self) -> String {
+        self.anvil.endpoint()
+    }
+
+    /// Records the deployment in `pool` the way `emledger deploy` does.
+    pub async fn record(&self, pool: &PgPool) -> anyhow::Result<()> {
+        let parent: B256 = self
+            .provider
+            .get_block_by_number((self.deployment.block_number - 1).into())
+            .await?
+            .context("parent block")?
+            .header
+            .hash;
+        let target = emledger_indexer_target(&self.deployment);
+        let mut conn = pool.acquire().await?;
+        sqlx::query(
+            "INSERT INTO chain_cursor (chain_id, contract, deploy_block, block_number, block_hash, decimals)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(target.0 as i64)
+        .bind(&target.1)
+        .bind(self.deployment.block_number as i64)
+        .bind(self.deployment.block_number as i64 - 1)
+        .bind(format!("{parent:#x}"))
+        .bind(self.deployment.decimals as i16)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn block_number(&self) -> anyhow::Result<u64> {
+        Ok(self.provider.get_block_number().await?)
+    }
+}
+
+fn emledger_indexer_target(d: &Deployment) -> (u64, String) {
+    (d.chain_id, format!("{:#x}", d.address))
+}
+
+/// An `emledger indexer` subprocess.
+pub struct IndexerProcess {
+    pub child: Child,
+}
+
+impl IndexerProcess {
+    /// Spawns `emledger indexer` against `rpc_url` and `database_url`.
+    pub fn spawn(rpc_url: &str, database_url: &str, contract: Address, extra: &[&str]) -> anyhow::Result<Self> {
+        let log = target_dir().join("test-state").join("indexer.log");
+        let _ = std::fs::create_dir_all(log.parent().unwrap());
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let child = Command::new(emledger_bin())
+            .arg("--database-url")
+            .arg(database_url)
+            .arg("indexer")
+            .arg("--rpc-url")
+            .arg(rpc_url)
+            .arg("--contract")
+            .arg(format!("{contract:#x}"))
+            .args(extra)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()
+            .context("spawning emledger indexer")?;
+        Ok(Self { child })
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for IndexerProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Waits until the indexed cursor reaches `block`.
+pub async fn wait_for_cursor(pool: &PgPool, block: u64, timeout: Duration) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        let cursor: Option<(i64,)> = sqlx::query_as("SELECT block_number FROM chain_cursor").fetch_optional(pool).await?;
+        if let Some((c,)) = cursor {
+            if c as u64 >= block {
+                return Ok(());
+            }
+        }
+        if start.elapsed() > timeout {
+            anyhow::bail!("indexer did not reach block {block} within {timeout:?} (cursor {cursor:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `emledger reconcile` and returns (exit success, stdout).
+pub fn reconcile(rpc_url: &str, database_url: &str, contract: Address) -> anyhow::Result<(bool, String)> {
+    let out = Command::new(emledger_bin())
+        .arg("--database-url")
+        .arg(database_url)
+        .arg("reconcile")
+        .arg("--rpc-url")
+        .arg(rpc_url)
+        .arg("--contract")
+        .arg(format!("{contract:#x}"))
+        .output()?;
+    Ok((out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// A seed for randomized tests: `EMLEDGER_SEED` to replay, otherwise from the clock. Printed.
+pub fn seed(test: &str) -> u64 {
+    let seed = std::env::var("EMLEDGER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
+    eprintln!("{test}: seed {seed} (replay with EMLEDGER_SEED={seed})");
+    seed
+}
