@@ -95,6 +95,9 @@ struct IndexerArgs {
     /// First eth_getLogs range in blocks (adapted as the indexer goes).
     #[arg(long, env = "EMLEDGER_LOG_RANGE", default_value_t = 500)]
     log_range: u64,
+    /// Largest eth_getLogs range in blocks.
+    #[arg(long, env = "EMLEDGER_MAX_LOG_RANGE", default_value_t = 50_000)]
+    max_log_range: u64,
     /// Where to serve /metrics and /health.
     #[arg(long, env = "EMLEDGER_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
@@ -219,6 +222,7 @@ async fn main() -> anyhow::Result<()> {
                 confirmations: args.confirmations,
                 poll_interval: Duration::from_millis(args.poll_ms),
                 initial_range: args.log_range,
+                max_range: args.max_log_range.max(1),
                 ws_url: args.ws_url.clone(),
                 ..FollowConfig::default()
             };

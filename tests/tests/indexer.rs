@@ -101,7 +101,7 @@ async fn kill_9_during_backfill_and_live_tail_changes_nothing() -> anyhow::Resul
     let (pool_killed, url_killed) = fresh_database("indexer_killed").await?;
     chain.record(&pool_killed).await?;
     // small ranges make the backfill long enough to be interrupted many times
-    let small = ["--log-range", "8"];
+    let small = ["--log-range", "4", "--max-log-range", "4"];
     let mut kills = 0;
     // backfill, killed at random points
     for _ in 0..6 {
