@@ -46,6 +46,23 @@ enum Command {
     Indexer(IndexerArgs),
     /// Compare the read model with the chain at the indexed block; exit 1 on any mismatch.
     Reconcile(ChainArgs),
+    /// Serve the REST API (any number of replicas may run against one Postgres).
+    Api(emledger_api::ApiConfig),
+    /// Manage tenants (the seed's "clients").
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TenantCommand {
+    /// Create a tenant and print its clientId and first API key (shown once).
+    Create {
+        /// The tenant's name (`clientAlias`).
+        #[arg(long)]
+        alias: String,
+        #[arg(long, env = "EMLEDGER_DLT_NETWORK", default_value = "anvil-local")]
+        dlt_network: String,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -245,6 +262,19 @@ async fn main() -> anyhow::Result<()> {
             if !report.mismatches.is_empty() {
                 std::process::exit(1);
             }
+        }
+        Command::Api(config) => {
+            let (pool, _cluster) = database(&cli).await?;
+            let mut stop = shutdown_signal();
+            emledger_api::serve(config.clone(), pool, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await?;
+        }
+        Command::Tenant(TenantCommand::Create { alias, dlt_network }) => {
+            let (pool, _cluster) = database(&cli).await?;
+            let (client_id, api_key) = emledger_api::create_tenant(&pool, alias, dlt_network).await?;
+            println!("{}", serde_json::json!({ "clientId": client_id, "apiKey": api_key }));
         }
     }
     Ok(())

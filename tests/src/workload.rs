@@ -44,6 +44,7 @@ pub struct Workload {
     holds: BTreeMap<String, ModelHold>,
     authorized: BTreeMap<(usize, usize), bool>,
     next_id: u64,
+    namespace: u64,
     pub expected: Vec<ExpectedMovement>,
     pub ops: usize,
     pub counts: BTreeMap<&'static str, usize>,
@@ -65,6 +66,7 @@ impl Workload {
             holds: BTreeMap::new(),
             authorized: BTreeMap::new(),
             next_id: 0,
+            namespace: seed,
             expected: Vec::new(),
             ops: 0,
             counts: BTreeMap::new(),
@@ -89,7 +91,7 @@ impl Workload {
 
     fn fresh_id(&mut self, prefix: &str) -> String {
         self.next_id += 1;
-        format!("{prefix}-{}", self.next_id)
+        format!("{prefix}-{:x}-{}", self.namespace, self.next_id)
     }
 
     async fn now(&self) -> anyhow::Result<u64> {
@@ -151,6 +153,11 @@ impl Workload {
             bail!("a transaction the model deemed valid reverted: {hash}");
         }
         Ok(())
+    }
+
+    /// One mint to a random user (one block, one movement).
+    pub async fn mint_once(&mut self) -> anyhow::Result<()> {
+        self.mint().await.map(|_| ())
     }
 
     async fn mint(&mut self) -> anyhow::Result<&'static str> {

@@ -156,6 +156,7 @@ async fn reorgs_of_depth_1_3_and_10_leave_no_orphan() -> anyhow::Result<()> {
         let snapshot: String = chain.provider.raw_request("evm_snapshot".into(), ()).await?;
         let fork_block = chain.block_number().await?;
         let mut orphan_side = Workload::new(&chain, seed ^ depth);
+        orphan_side.mint_once().await?;
         while chain.block_number().await? < fork_block + depth {
             orphan_side.run(1).await?;
         }
