@@ -20,6 +20,8 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tracing::info;
 
+mod up;
+
 #[derive(Parser, Debug)]
 #[command(name = "emledger", version, about = "E-money ledger on an EVM chain: API, indexer and tools")]
 struct Cli {
@@ -48,6 +50,8 @@ enum Command {
     Reconcile(ChainArgs),
     /// Serve the REST API (any number of replicas may run against one Postgres).
     Api(emledger_api::ApiConfig),
+    /// The whole local stack: anvil, Postgres, deploy, indexer, API, demo data.
+    Up(up::UpArgs),
     /// Manage tenants (the seed's "clients").
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -270,6 +274,9 @@ async fn main() -> anyhow::Result<()> {
                 let _ = stop.wait_for(|s| *s).await;
             })
             .await?;
+        }
+        Command::Up(args) => {
+            up::up(cli.state_dir.clone(), cli.database_url.clone(), args).await?;
         }
         Command::Tenant(TenantCommand::Create { alias, dlt_network }) => {
             let (pool, _cluster) = database(&cli).await?;

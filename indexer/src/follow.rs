@@ -180,7 +180,8 @@ pub async fn run(
         metrics.head.store(chain_head, Ordering::Relaxed);
         let safe = chain_head.saturating_sub(config.confirmations);
 
-        if last_report.elapsed() >= Duration::from_secs(5) {
+        let moved = metrics.events.load(Ordering::Relaxed) != reported_events || cursor.block_number != reported_blocks;
+        if last_report.elapsed() >= Duration::from_secs(5) && (moved || last_report.elapsed() >= Duration::from_secs(300)) {
             let events = metrics.events.load(Ordering::Relaxed);
             let secs = last_report.elapsed().as_secs_f64();
             info!(

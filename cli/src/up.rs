@@ -1,0 +1,396 @@
+//! `emledger up`: the whole local stack in one process tree — anvil (unless an
+//! RPC URL is given), a private Postgres (unless `DATABASE_URL` is given),
+//! migrations, the EmToken deployment (reused when recorded for this chain),
+//! the indexer and the API, demo data, and a banner with everything a backend
+//! developer, a dApp developer or a tester needs. Ctrl-C stops it all; state
+//! survives a restart unless `--fresh`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use anyhow::{bail, Context};
+use clap::Args;
+use emledger_contracts::{deploy_em_token, toolchain, EmToken, TokenParams};
+use emledger_indexer::{FollowConfig, Metrics, Target};
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+/// anvil's well-known development mnemonic ("test test ... junk"): public by design.
+const ANVIL_MNEMONIC: &str = "test test test test test test test test test test test junk";
+
+/// The first ten keys of that mnemonic (anvil's default accounts); public development keys.
+const ANVIL_KEYS: [&str; 10] = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+];
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// Use this JSON-RPC node instead of starting anvil.
+    #[arg(long, env = "EMLEDGER_RPC_URL")]
+    pub rpc_url: Option<String>,
+    /// Websocket endpoint of that node (new-head subscriptions).
+    #[arg(long, env = "EMLEDGER_WS_URL")]
+    pub ws_url: Option<String>,
+    /// Port for the local anvil.
+    #[arg(long, default_value_t = 8545)]
+    pub anvil_port: u16,
+    /// Where the API listens.
+    #[arg(long, env = "EMLEDGER_API_LISTEN", default_value = "127.0.0.1:8080")]
+    pub api_listen: String,
+    /// The platform key (operator, notary, minter, burner). Defaults to anvil's account 0
+    /// when anvil is started here. Never logged.
+    #[arg(long, env = "EMLEDGER_PLATFORM_KEY", hide_env_values = true)]
+    pub platform_key: Option<String>,
+    /// Start from nothing: wipe the anvil state and the database.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Do not create demo users, wallets, balances and a hold.
+    #[arg(long)]
+    pub no_demo: bool,
+    /// Name shown as `dltNetwork`.
+    #[arg(long, env = "EMLEDGER_DLT_NETWORK", default_value = "anvil-local")]
+    pub dlt_network: String,
+}
+
+/// The anvil child: SIGINT on stop so it writes its state file.
+struct AnvilProcess {
+    child: Child,
+}
+
+impl AnvilProcess {
+    fn start(state_dir: &Path, port: u16) -> anyhow::Result<Self> {
+        let dir = state_dir.join("anvil");
+        std::fs::create_dir_all(&dir)?;
+        let log = std::fs::File::create(dir.join("anvil.log"))?;
+        let child = Command::new(toolchain::anvil())
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--chain-id", "31337"])
+            .args(["--accounts", "10", "--mnemonic", ANVIL_MNEMONIC])
+            .arg("--state")
+            .arg(dir.join("state.json"))
+            .args(["--state-interval", "2"])
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {} (run scripts/setup)", toolchain::anvil().display()))?;
+        Ok(Self { child })
+    }
+
+    fn stop(&mut self) {
+        let pid = self.child.id() as i32;
+        // SIGINT lets anvil dump its state; give it a moment, then make sure.
+        unsafe {
+            libc::kill(pid, libc::SIGINT);
+        }
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for AnvilProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn wait_for_rpc(provider: &DynProvider) -> anyhow::Result<u64> {
+    for _ in 0..100 {
+        if let Ok(id) = provider.get_chain_id().await {
+            return Ok(id);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the JSON-RPC node did not answer")
+}
+
+/// Reuses the deployment recorded for this chain when its code is still there.
+async fn deployment(
+    pool: &PgPool,
+    provider: &DynProvider,
+    signer: &PrivateKeySigner,
+    rpc_url: &str,
+    dlt_network: &str,
+) -> anyhow::Result<(Target, bool)> {
+    let chain_id = provider.get_chain_id().await?;
+    let recorded: Vec<(String,)> =
+        sqlx::query_as("SELECT contract FROM chain_cursor WHERE chain_id = $1").bind(chain_id as i64).fetch_all(pool).await?;
+    if let [(contract,)] = recorded.as_slice() {
+        let contract: Address = contract.parse()?;
+        if !provider.get_code_at(contract).await?.is_empty() {
+            return Ok((Target { chain_id, contract, dlt_network: dlt_network.to_owned() }, false));
+        }
+        bail!(
+            "the database records EmToken at {contract:#x} on chain {chain_id}, but the chain has no code there \
+             (was the chain reset?). Start with --fresh to begin again."
+        );
+    }
+    if recorded.len() > 1 {
+        bail!("several deployments recorded for chain {chain_id}; use --fresh");
+    }
+    let wallet_provider =
+        ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(rpc_url.parse()?);
+    let d = deploy_em_token(&wallet_provider, &TokenParams::eur(signer.address())).await?;
+    let parent = wallet_provider
+        .get_block_by_number(d.block_number.saturating_sub(1).into())
+        .await?
+        .context("parent block")?
+        .header
+        .hash;
+    let target = Target { chain_id, contract: d.address, dlt_network: dlt_network.to_owned() };
+    let mut conn = pool.acquire().await?;
+    emledger_indexer::store::record_deployment(&mut conn, &target, d.block_number, parent, d.decimals).await?;
+    Ok((target, true))
+}
+
+/// A fresh demo API key (older demo keys are revoked: a secret is shown only once).
+async fn demo_tenant(pool: &PgPool, dlt_network: &str) -> anyhow::Result<(uuid::Uuid, String, bool)> {
+    let existing: Option<(uuid::Uuid,)> =
+        sqlx::query_as("SELECT id FROM clients WHERE alias = 'demo' ORDER BY created_at LIMIT 1").fetch_optional(pool).await?;
+    match existing {
+        None => {
+            let (id, key) = emledger_api::create_tenant(pool, "demo", dlt_network).await?;
+            Ok((id, key, true))
+        }
+        Some((id,)) => {
+            sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE client_id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .execute(pool)
+                .await?;
+            let (_, key) =
+                emledger_api::create_api_key(pool, id, "emledger up", &emledger_api::Scope::ALL).await?;
+            Ok((id, key, false))
+        }
+    }
+}
+
+/// Demo users with wallets, balances and a hold, made through the API and the chain.
+async fn demo_data(
+    api: &str,
+    key: &str,
+    provider: &DynProvider,
+    platform: Address,
+    token: Address,
+    indexed: &PgPool,
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let mut wallets = Vec::new();
+    for (name, phone, country) in [("Alice Demo", "+34600000001", "ES"), ("Bob Demo", "+34600000002", "ES")] {
+        let user: serde_json::Value = http
+            .post(format!("{api}/api/v1/public/users"))
+            .header("X-API-Key", key)
+            .json(&serde_json::json!({ "name": name, "phoneNumber": phone, "country": country }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let user_id = user["id"].as_str().context("user id")?.to_owned();
+        let list: serde_json::Value = http
+            .get(format!("{api}/api/v1/public/wallets?userId={user_id}"))
+            .header("X-API-Key", key)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let wallet = list["_embedded"]["wallets"][0].clone();
+        let address: Address = wallet["dltAddress"].as_str().context("dltAddress")?.parse()?;
+        wallets.push(address);
+    }
+    let em = EmToken::new(token, provider.clone());
+    for (i, w) in wallets.iter().enumerate() {
+        em.mint(format!("demo-cashin-{i}"), *w, U256::from(100_000u64)).send().await?.get_receipt().await?;
+    }
+    em.holdFrom("demo-hold-1".into(), wallets[0], wallets[1], platform, U256::from(2_500u64), U256::ZERO)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    // let the indexer catch up so the first GET shows the balances
+    let head = provider.get_block_number().await?;
+    for _ in 0..100 {
+        let (c,): (i64,) = sqlx::query_as("SELECT block_number FROM chain_cursor").fetch_one(indexed).await?;
+        if c as u64 >= head {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs) -> anyhow::Result<()> {
+    if args.fresh {
+        let anvil_state = state_dir.join("anvil/state.json");
+        let _ = std::fs::remove_file(&anvil_state);
+    }
+    let (rpc_url, ws_url, mut anvil) = match &args.rpc_url {
+        Some(url) => (url.clone(), args.ws_url.clone(), None),
+        None => {
+            let a = AnvilProcess::start(&state_dir, args.anvil_port)?;
+            (
+                format!("http://127.0.0.1:{}", args.anvil_port),
+                Some(format!("ws://127.0.0.1:{}", args.anvil_port)),
+                Some(a),
+            )
+        }
+    };
+    let platform: PrivateKeySigner = match (&args.platform_key, &anvil) {
+        (Some(k), _) => k.trim().parse().context("invalid platform key")?,
+        (None, Some(_)) => ANVIL_KEYS[0].parse()?,
+        (None, None) => bail!("--platform-key (EMLEDGER_PLATFORM_KEY) is required with --rpc-url"),
+    };
+    let read_provider = ProviderBuilder::new().connect_http(rpc_url.parse()?).erased();
+    let chain_id = wait_for_rpc(&read_provider).await?;
+
+    let (url, cluster) = match database_url {
+        Some(u) => (u, None),
+        None => {
+            let c = emledger_ledger::postgres::PrivateCluster::start(&state_dir.join("postgres"))?;
+            if args.fresh {
+                c.create_database("emledger")?;
+            }
+            (c.url(), Some(c))
+        }
+    };
+    let pool = emledger_ledger::db::connect(&url, 32).await?;
+    emledger_ledger::db::migrate(&pool).await?;
+
+    let (target, deployed_now) = deployment(&pool, &read_provider, &platform, &rpc_url, &args.dlt_network).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    // indexer, in this process
+    let metrics = Arc::new(Metrics::default());
+    let mut indexer = tokio::spawn(emledger_indexer::run(
+        pool.clone(),
+        read_provider.clone(),
+        target.clone(),
+        FollowConfig { ws_url: ws_url.clone(), ..FollowConfig::default() },
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
+
+    // API, in this process
+    let api_config = emledger_api::ApiConfig {
+        listen: args.api_listen.clone(),
+        dlt_network: args.dlt_network.clone(),
+        ..emledger_api::ApiConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind(&args.api_listen)
+        .await
+        .with_context(|| format!("binding the API to {}", args.api_listen))?;
+    let api_addr = listener.local_addr()?;
+    let api_url = format!("http://{api_addr}");
+    let mut api_stop = stop_rx.clone();
+    let api = tokio::spawn(emledger_api::serve_on(listener, api_config, pool.clone(), async move {
+        let _ = api_stop.wait_for(|s| *s).await;
+    }));
+
+    let (_client_id, api_key, new_tenant) = demo_tenant(&pool, &args.dlt_network).await?;
+    if new_tenant && !args.no_demo {
+        let signer_provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(platform.clone()))
+            .connect_http(rpc_url.parse()?)
+            .erased();
+        if let Err(e) = demo_data(&api_url, &api_key, &signer_provider, platform.address(), target.contract, &pool).await {
+            warn!(error = %e, "could not create the demo data");
+        }
+    }
+
+    print_banner(&api_url, &rpc_url, ws_url.as_deref(), chain_id, &target, &api_key, anvil.is_some(), &platform, deployed_now);
+
+    // wait for Ctrl-C / SIGTERM
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        r = &mut indexer => {
+            warn!("the indexer stopped: {r:?}");
+        }
+    }
+    info!("stopping: API, indexer, anvil, Postgres");
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), api).await;
+    pool.close().await;
+    if let Some(a) = anvil.as_mut() {
+        a.stop();
+    }
+    drop(cluster);
+    println!("emledger stopped.");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn print_banner(
+    api_url: &str,
+    rpc_url: &str,
+    ws_url: Option<&str>,
+    chain_id: u64,
+    target: &Target,
+    api_key: &str,
+    local_anvil: bool,
+    platform: &PrivateKeySigner,
+    deployed_now: bool,
+) {
+    let mut out = String::new();
+    out.push_str("\n================ emledger is up ================\n");
+    out.push_str(&format!("API            {api_url}/api/v1/public\n"));
+    out.push_str(&format!("Swagger UI     {api_url}/docs\n"));
+    out.push_str(&format!("OpenAPI        {api_url}/openapi.json\n"));
+    out.push_str(&format!("Health         {api_url}/health\n"));
+    out.push_str(&format!("RPC URL        {rpc_url}\n"));
+    if let Some(ws) = ws_url {
+        out.push_str(&format!("WS URL         {ws}\n"));
+    }
+    out.push_str(&format!("Chain id       {chain_id}\n"));
+    out.push_str(&format!(
+        "EmToken        {:#x}{}\n",
+        target.contract,
+        if deployed_now { " (deployed now)" } else { " (reused)" }
+    ));
+    out.push_str(&format!("Platform       {:#x} (operator, notary, minter, burner, clearing agent)\n", platform.address()));
+    out.push_str(&format!("API key        {api_key}\n"));
+    out.push_str("               (demo tenant; a new key each start, older ones revoked)\n");
+    if local_anvil {
+        out.push_str("\nAnvil accounts (address, private key) — public development keys:\n");
+        for (i, key) in ANVIL_KEYS.iter().enumerate() {
+            if let Ok(s) = key.parse::<PrivateKeySigner>() {
+                let role = if i == 0 { "  <- platform / notary (used by the API; avoid for dApp tests)" } else { "" };
+                out.push_str(&format!("  ({i}) {:#x}  {key}{role}\n", s.address()));
+            }
+        }
+    }
+    out.push_str("\nexport EMLEDGER_API=");
+    out.push_str(api_url);
+    out.push_str(" EMLEDGER_API_KEY=");
+    out.push_str(api_key);
+    out.push_str(&format!(" EMLEDGER_RPC={rpc_url} EMLEDGER_TOKEN={:#x}\n", target.contract));
+    out.push_str("Ctrl-C stops everything; state is kept in the state dir (use --fresh to start over).\n");
+    out.push_str("================================================\n");
+    println!("{out}");
+}
