@@ -114,7 +114,7 @@ struct IndexerArgs {
     #[arg(long, env = "EMLEDGER_POLL_MS", default_value_t = 100)]
     poll_ms: u64,
     /// First eth_getLogs range in blocks (adapted as the indexer goes).
-    #[arg(long, env = "EMLEDGER_LOG_RANGE", default_value_t = 500)]
+    #[arg(long, env = "EMLEDGER_LOG_RANGE", default_value_t = 16)]
     log_range: u64,
     /// Largest eth_getLogs range in blocks.
     #[arg(long, env = "EMLEDGER_MAX_LOG_RANGE", default_value_t = 50_000)]

@@ -30,6 +30,7 @@ use crate::{
     REORG_WINDOW,
 };
 
+
 /// How the indexer follows the chain.
 #[derive(Clone, Debug)]
 pub struct FollowConfig {
@@ -51,7 +52,7 @@ impl Default for FollowConfig {
         Self {
             confirmations: 0,
             poll_interval: Duration::from_millis(100),
-            initial_range: 500,
+            initial_range: 16,
             max_range: 50_000,
             target_logs: 10_000,
             ws_url: None,
@@ -211,10 +212,10 @@ pub async fn run(
             continue;
         }
 
-        if safe - cursor.block_number > 2 * REORG_WINDOW {
-            // Deep backfill: fetch ahead of the writer.
-            let until = safe - REORG_WINDOW;
-            range = backfill(&pool, &provider, &target, &config, &metrics, cursor, until, range, &mut shutdown).await?;
+        if safe - cursor.block_number > range {
+            // Backfill: fetch ranges ahead of the writer. A reorg during it is
+            // caught by the canonical-cursor check above on the next turn.
+            range = backfill(&pool, &provider, &target, &config, &metrics, cursor, safe, range, &mut shutdown).await?;
         } else {
             let to = (cursor.block_number + range).min(safe);
             let fetched = fetch_range(&provider, &target, cursor.block_number + 1, to).await?;

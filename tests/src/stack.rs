@@ -23,17 +23,25 @@ use sqlx::PgPool;
 
 static CLUSTER: OnceLock<PrivateCluster> = OnceLock::new();
 
-fn target_dir() -> PathBuf {
-    // test binaries live in target/<profile>/deps
+/// The cargo profile directory (`target/debug`): test binaries run from its
+/// `deps/` subdirectory, other binaries from the directory itself.
+fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    exe.parent().and_then(|p| p.parent()).and_then(|p| p.parent()).expect("target dir").to_path_buf()
+    let dir = exe.parent().expect("exe dir");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("profile dir").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+fn target_dir() -> PathBuf {
+    profile_dir().parent().expect("target dir").to_path_buf()
 }
 
 /// The `emledger` binary built by `cargo build --bin emledger`.
 pub fn emledger_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe.parent().and_then(|p| p.parent()).expect("profile dir");
-    let bin = profile_dir.join("emledger");
+    let bin = profile_dir().join("emledger");
     assert!(bin.exists(), "{} is missing: run `cargo build --bin emledger` first (scripts/test does)", bin.display());
     bin
 }
