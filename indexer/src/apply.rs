@@ -117,16 +117,20 @@ pub fn apply(
     // Operation ids of ERC-20 transfers come from their sibling events in the same tx.
     let claims = transfer_claims(events, &fx.holds);
     let mut used = vec![false; claims.len()];
+    let mut claims_by_tx: HashMap<alloy::primitives::B256, Vec<usize>> = HashMap::new();
+    for (i, c) in claims.iter().enumerate() {
+        claims_by_tx.entry(c.tx_hash).or_default().push(i);
+    }
 
     for (pos, event) in events {
         match event {
             Event::Transfer { from, to, value } => {
-                let claim = claims
-                    .iter()
-                    .enumerate()
-                    .position(|(i, c)| {
-                        !used[i] && c.tx_hash == pos.tx_hash && c.from == *from && c.to == *to && c.value == *value
-                    });
+                let claim = claims_by_tx.get(&pos.tx_hash).and_then(|ids| {
+                    ids.iter().copied().find(|&i| {
+                        let c = &claims[i];
+                        !used[i] && c.from == *from && c.to == *to && c.value == *value
+                    })
+                });
                 let (op, hold_op) = match claim {
                     Some(i) => {
                         used[i] = true;

@@ -337,6 +337,7 @@ async fn write(
     ops.sort();
     ops.dedup();
 
+    let started = Instant::now();
     let mut tx = pool.begin().await?;
     // The cursor must not have moved under us (a second writer would be a bug).
     let cursor = store::load_cursor(&mut tx, target).await?.context("cursor vanished")?;
@@ -346,7 +347,9 @@ async fn write(
     let holds = store::load_holds(&mut tx, target, &ops).await?;
     let clearables = store::load_clearables(&mut tx, target, &ops).await?;
     let (pending, pending_types) = store::load_pending(&mut tx, &ops).await?;
+    let loaded = started.elapsed();
     let fx = apply(&events, holds, clearables, pending, pending_types);
+    let applied = started.elapsed();
     let new_cursor = Cursor { block_number: fetched.to.number, block_hash: fetched.to.hash };
     let seen = [SeenBlock {
         number: fetched.to.number,
@@ -356,6 +359,14 @@ async fn write(
     }];
     store::write_batch(&mut tx, target, &events, &fx, &seen, &new_cursor).await?;
     tx.commit().await?;
+    debug!(
+        events = events.len(),
+        blocks = fetched.to.number + 1 - fetched.from,
+        load_ms = loaded.as_millis() as u64,
+        apply_ms = (applied - loaded).as_millis() as u64,
+        write_ms = (started.elapsed() - applied).as_millis() as u64,
+        "batch committed"
+    );
 
     metrics.events.fetch_add(events.len() as u64, Ordering::Relaxed);
     metrics.movements.fetch_add(fx.movements.len() as u64, Ordering::Relaxed);

@@ -288,7 +288,9 @@ pub async fn write_batch(
         .context("inserting chain events")?;
     }
 
+    let t = std::time::Instant::now();
     write_effects_without_events(conn, target, fx, cursor.block_number).await?;
+    tracing::debug!(effects_ms = t.elapsed().as_millis() as u64, "effects written");
 
     if !blocks.is_empty() {
         let numbers: Vec<i64> = blocks.iter().map(|b| b.number as i64).collect();
@@ -346,6 +348,13 @@ pub async fn write_effects_without_events(
 }
 
 async fn write_movements(conn: &mut PgConnection, target: &Target, fx: &Effects) -> anyhow::Result<()> {
+    let t = std::time::Instant::now();
+    let r = write_movements_inner(conn, target, fx).await;
+    tracing::debug!(movements_ms = t.elapsed().as_millis() as u64, rows = fx.movements.len(), "movements written");
+    r
+}
+
+async fn write_movements_inner(conn: &mut PgConnection, target: &Target, fx: &Effects) -> anyhow::Result<()> {
     let (settled, fresh): (Vec<_>, Vec<_>) = fx.movements.iter().partition(|m| m.settles.is_some());
     if !fresh.is_empty() {
         let n = fresh.len();
@@ -483,6 +492,13 @@ async fn write_balances(conn: &mut PgConnection, target: &Target, fx: &Effects, 
 }
 
 async fn write_holds(conn: &mut PgConnection, target: &Target, fx: &Effects) -> anyhow::Result<()> {
+    let t = std::time::Instant::now();
+    let r = write_holds_inner(conn, target, fx).await;
+    tracing::debug!(holds_ms = t.elapsed().as_millis() as u64, rows = fx.changed_holds.len(), "holds written");
+    r
+}
+
+async fn write_holds_inner(conn: &mut PgConnection, target: &Target, fx: &Effects) -> anyhow::Result<()> {
     if fx.changed_holds.is_empty() {
         return Ok(());
     }

@@ -153,7 +153,7 @@ impl IndexerProcess {
             .arg("--contract")
             .arg(format!("{contract:#x}"))
             .args(extra)
-            .env("RUST_LOG", "info,sqlx=warn")
+            .env("RUST_LOG", std::env::var("EMLEDGER_TEST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()))
             .stdout(Stdio::null())
             .stderr(out)
             .spawn()
