@@ -31,6 +31,25 @@ pub struct ApiConfig {
     /// Lifetime of OAuth bearer tokens, in seconds.
     #[arg(long, env = "EMLEDGER_TOKEN_TTL_SECS", default_value_t = 900)]
     pub token_ttl_secs: u64,
+
+    /// JSON-RPC endpoint of the chain the submitter sends operations to.
+    #[arg(long, env = "EMLEDGER_RPC_URL")]
+    pub rpc_url: Option<String>,
+
+    /// The platform's private key (hex): minter, burner, default operator and notary.
+    /// With it (and `--rpc-url`) this process runs the operation submitter. Never
+    /// logged nor returned. (Keystore files are not supported yet.)
+    #[arg(long, env = "EMLEDGER_PLATFORM_KEY", hide_env_values = true)]
+    pub platform_key: Option<String>,
+
+    /// Most signed-but-unmined transactions the submitter keeps in flight.
+    #[arg(long, env = "EMLEDGER_MAX_IN_FLIGHT", default_value_t = 32)]
+    pub max_in_flight: usize,
+
+    /// Simulated bank: payouts (cash-outs) to these IBANs fail, so their funds are
+    /// released back to the wallet. Comma-separated.
+    #[arg(long, env = "EMLEDGER_BANK_REJECT_IBANS", value_delimiter = ',')]
+    pub bank_reject_ibans: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -42,11 +61,15 @@ impl Default for ApiConfig {
             max_body_bytes: 1024 * 1024,
             public_url: None,
             token_ttl_secs: 900,
+            rpc_url: None,
+            platform_key: None,
+            max_in_flight: 32,
+            bank_reject_ibans: Vec::new(),
         }
     }
 }
 
-/// Debug output never shows the JWT secret.
+/// Debug output never shows the JWT secret nor the platform key.
 impl std::fmt::Debug for ApiConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiConfig")
@@ -56,6 +79,10 @@ impl std::fmt::Debug for ApiConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("public_url", &self.public_url)
             .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("rpc_url", &self.rpc_url)
+            .field("platform_key", &self.platform_key.as_ref().map(|_| "<redacted>"))
+            .field("max_in_flight", &self.max_in_flight)
+            .field("bank_reject_ibans", &self.bank_reject_ibans)
             .finish()
     }
 }

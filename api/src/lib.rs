@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod http;
+pub mod submitter;
 pub mod tenant;
 pub mod validate;
 
@@ -41,7 +42,8 @@ pub async fn serve(
 }
 
 /// Like [`serve`] on an already bound listener (tests bind port 0 and read the
-/// address before serving).
+/// address before serving). With `--rpc-url` and `--platform-key` it also runs
+/// the operation [`submitter`], stopped with the server.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     config: ApiConfig,
@@ -49,9 +51,39 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    let ctx = ApiContext::new(config, pool).await?;
+    let ctx = ApiContext::new(config.clone(), pool.clone()).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let submitter = match (config.rpc_url.clone(), config.platform_key.as_deref().filter(|k| !k.trim().is_empty())) {
+        (Some(rpc_url), Some(key)) => {
+            let cfg = submitter::SubmitterConfig {
+                rpc_url,
+                signer: submitter::parse_key(key)?,
+                max_in_flight: config.max_in_flight,
+                bank_reject_ibans: config.bank_reject_ibans.clone(),
+            };
+            Some(tokio::spawn(submitter::run(pool, cfg, ctx.wake_handle(), stop_rx)))
+        }
+        (None, Some(_)) => {
+            tracing::warn!("a platform key but no --rpc-url: operations are stored but not submitted by this process");
+            None
+        }
+        _ => {
+            tracing::warn!("no platform key: operations are stored but not submitted by this process");
+            None
+        }
+    };
     tracing::info!(%addr, "emledger api listening");
-    axum::serve(listener, router(ctx)).with_graceful_shutdown(shutdown).await.context("serving the API")?;
+    let served = axum::serve(listener, router(ctx))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await
+        .context("serving the API");
+    if let Some(handle) = submitter {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), handle).await;
+    }
+    served?;
     tracing::info!("emledger api stopped");
     Ok(())
 }

@@ -9,7 +9,10 @@
 //! `user_not_activated`, `user_unsubscribed`, `wallet_not_ready`,
 //! `kyc_level_too_low`, `iban_already_assigned`, `wallet_unsubscribed`,
 //! `wallet_has_funds`, `wallet_has_open_holds`, `favourite_limit_reached`,
-//! `duplicate_alias`, `favourite_deleted`, `idempotency_in_flight` (409),
+//! `duplicate_alias`, `favourite_deleted`, `idempotency_in_flight`, `insufficient_funds`,
+//! `hold_not_notarized_by_platform`, `hold_operation_in_progress`, `hold_not_open`,
+//! `hold_reserved_for_cash_out`, `amount_exceeds_held_value` (409), `unknown_iban` (422),
+//! `chain_not_ready`, `platform_signer_unavailable` (503),
 //! `payload_too_large` (413), `unsupported_media_type` (415),
 //! `idempotency_key_reused` (422), `invalid_client` (401), `unsupported_grant_type`
 //! and `invalid_scope` (400) on `/oauth/token`, `internal_error` (500).
@@ -22,7 +25,7 @@ use utoipa::{
 };
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{auth, favourites, health, holds, movements, paging, users, wallets};
+use super::{auth, bank, cards, cashouts, favourites, health, hold_ops, holds, movements, operations, paging, transfers, users, wallets};
 
 /// The error envelope (seed 001).
 #[derive(Serialize, ToSchema)]
@@ -68,6 +71,11 @@ impl Modify for Security {
         favourites::add_favourite, favourites::get_favourite, favourites::list_favourites, favourites::delete_favourite,
         movements::get_movement, movements::list_movements,
         holds::get_hold, holds::list_holds,
+        transfers::transfer,
+        hold_ops::create_hold, hold_ops::execute_hold, hold_ops::execute_hold_keep_open, hold_ops::release_hold, hold_ops::renew_hold,
+        cards::card_cash_in, cashouts::cash_out, cashouts::cash_out_to_favourite,
+        bank::incoming_transfer,
+        operations::get_operation,
     ),
     components(schemas(ErrorEnvelope, ErrorBody, paging::PageLinks, paging::PageMeta, super::Link)),
     modifiers(&Security),
@@ -75,6 +83,8 @@ impl Modify for Security {
         (name = "health"), (name = "auth", description = "API keys and OAuth2 client credentials"),
         (name = "users"), (name = "wallets"), (name = "favourites", description = "Favourite external accounts"),
         (name = "movements"), (name = "holds"),
+        (name = "money", description = "Moving money: transfers, holds, card cash-in, cash-out. Accepted requests answer 202; their movements are PENDING until the chain settles them (SUCCESS) or refuses them (ERROR). Idempotent with Idempotency-Key."),
+        (name = "bank", description = "Bank side: SEPA transfers received on wallet IBANs"),
     )
 )]
 pub struct ApiDoc;

@@ -48,6 +48,12 @@ pub enum Error {
     /// 409 with a specific code: the state of a resource refuses the change.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 422 with a specific code: the request is understood but cannot be carried out (e.g. `unknown_iban`).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// 503 with a specific code: a dependency (chain facts, the platform signer) is missing.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     /// 413 `payload_too_large`.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -95,6 +101,8 @@ impl Error {
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::OAuth { status, .. } => *status,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -112,6 +120,7 @@ impl Error {
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::IdempotencyKeyReused => "idempotency_key_reused",
+            Error::Unprocessable { code, .. } | Error::Unavailable { code, .. } => code,
             Error::OAuth { code, .. } => code,
             Error::Internal(_) => "internal_error",
         }

@@ -153,15 +153,26 @@ pub async fn get_hold(
     let wallet_id = path_uuid("walletId", &wallet_id)?;
     let hold_id = path_uuid("holdId", &hold_id)?;
     let mut conn = ctx.pool().acquire().await?;
-    let wallet = wallet_facts(&mut conn, auth.client_id, wallet_id, false).await?;
+    Ok(Json(load_hold(&mut conn, &ctx, auth.client_id, wallet_id, hold_id).await?))
+}
+
+/// One hold of a wallet (as payer or payee); 404 when unknown or not the wallet's.
+pub async fn load_hold(
+    conn: &mut sqlx::PgConnection,
+    ctx: &ApiContext,
+    client_id: Uuid,
+    wallet_id: Uuid,
+    hold_id: Uuid,
+) -> Result<HoldView> {
+    let wallet = wallet_facts(conn, client_id, wallet_id, false).await?;
     let mut qb = QueryBuilder::new("");
-    push_select(&mut qb, auth.client_id);
+    push_select(&mut qb, client_id);
     qb.push(" WHERE h.id = ").push_bind(hold_id);
     qb.push(" AND (h.payer_dlt_address = ").push_bind(wallet.dlt_address.clone());
     qb.push(" OR h.payee_dlt_address = ").push_bind(wallet.dlt_address.clone()).push(")");
     let row: Option<HoldRow> = qb.build_query_as().fetch_optional(&mut *conn).await?;
     let decimals = ctx.chain().await.decimals;
-    row.map(|r| Json(r.view(&ctx, auth.client_id, wallet_id, decimals))).ok_or(Error::NotFound("hold"))
+    row.map(|r| r.view(ctx, client_id, wallet_id, decimals)).ok_or(Error::NotFound("hold"))
 }
 
 /// A page of holds.

@@ -23,7 +23,7 @@ use super::{
 /// A claimed key.
 pub struct Claim {
     key: String,
-    endpoint: &'static str,
+    endpoint: String,
     hash: Vec<u8>,
 }
 
@@ -99,7 +99,7 @@ fn canonical(v: &Value, out: &mut String) {
     }
 }
 
-fn request_hash(endpoint: &str, raw_body: &[u8]) -> Vec<u8> {
+pub(crate) fn request_hash(endpoint: &str, raw_body: &[u8]) -> Vec<u8> {
     let mut text = String::new();
     match serde_json::from_slice::<Value>(raw_body) {
         Ok(v) => canonical(&v, &mut text),
@@ -119,7 +119,7 @@ struct Record {
     response: Option<Value>,
 }
 
-fn replayed(status: StatusCode, body: Value) -> Response {
+pub(crate) fn replayed(status: StatusCode, body: Value) -> Response {
     let mut res = (status, Json(body)).into_response();
     res.headers_mut().insert("idempotency-replayed", HeaderValue::from_static("true"));
     res
@@ -130,7 +130,7 @@ pub async fn begin(
     tx: &mut PgConnection,
     client_id: Uuid,
     key: Option<String>,
-    endpoint: &'static str,
+    endpoint: &str,
     raw_body: &[u8],
 ) -> Result<Begin> {
     let Some(key) = key else { return Ok(Begin::Proceed(None)) };
@@ -145,7 +145,7 @@ pub async fn begin(
     .execute(&mut *tx)
     .await?;
     if claimed.rows_affected() == 1 {
-        return Ok(Begin::Proceed(Some(Claim { key, endpoint, hash })));
+        return Ok(Begin::Proceed(Some(Claim { key, endpoint: endpoint.to_owned(), hash })));
     }
     let rec: Record = sqlx::query_as("SELECT request_hash, status_code, response FROM api_idempotency WHERE client_id = $1 AND key = $2")
         .bind(client_id)
@@ -197,7 +197,7 @@ pub async fn finish(
                 )
                 .bind(client_id)
                 .bind(&c.key)
-                .bind(c.endpoint)
+                .bind(&c.endpoint)
                 .bind(&c.hash)
                 .bind(e.status().as_u16() as i16)
                 .bind(e.envelope())

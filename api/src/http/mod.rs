@@ -3,15 +3,22 @@
 //! resource.
 
 pub mod auth;
+pub mod bank;
+pub mod cards;
+pub mod cashouts;
 pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod favourites;
 pub mod health;
+pub mod hold_ops;
 pub mod holds;
 pub mod idempotency;
+pub mod money;
 pub mod movements;
+pub mod operations;
 pub mod paging;
+pub mod transfers;
 pub mod users;
 pub mod wallets;
 
@@ -52,6 +59,10 @@ struct Inner {
     jwt_key: Vec<u8>,
     chain: RwLock<ChainInfo>,
     last_chain_probe: Mutex<Option<Instant>>,
+    /// The platform's address (minter, operator, notary), when a key is configured.
+    platform: Option<alloy::primitives::Address>,
+    /// Wakes the in-process submitter when an operation was stored.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// State shared by every handler.
@@ -96,13 +107,33 @@ impl ApiContext {
                 ChainInfo { decimals: 2, token: None }
             }
         };
+        let platform = match config.platform_key.as_deref().filter(|k| !k.trim().is_empty()) {
+            Some(k) => Some(crate::submitter::parse_key(k)?.address()),
+            None => None,
+        };
         Ok(Self(Arc::new(Inner {
             pool,
             config,
             jwt_key,
             chain: RwLock::new(chain),
             last_chain_probe: Mutex::new(Some(Instant::now())),
+            platform,
+            wake: Arc::new(tokio::sync::Notify::new()),
         })))
+    }
+
+    /// The platform's address, when this process has the platform key.
+    pub fn platform_address(&self) -> Option<alloy::primitives::Address> {
+        self.0.platform
+    }
+
+    /// Tells the in-process submitter that operations are waiting.
+    pub fn wake_submitter(&self) {
+        self.0.wake.notify_one();
+    }
+
+    pub(crate) fn wake_handle(&self) -> Arc<tokio::sync::Notify> {
+        self.0.wake.clone()
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -186,6 +217,12 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(favourites::router())
         .merge(movements::router())
         .merge(holds::router())
+        .merge(transfers::router())
+        .merge(hold_ops::router())
+        .merge(cards::router())
+        .merge(bank::router())
+        .merge(cashouts::router())
+        .merge(operations::router())
         .with_state(ctx);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
