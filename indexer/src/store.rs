@@ -265,12 +265,12 @@ pub async fn write_batch(
             log_index.push(p.log_index as i64);
             name.push(e.name());
             op.push(e.operation_id().map(str::to_owned));
-            data.push(e.to_json());
+            data.push(e.to_json().to_string());
         }
         sqlx::query(
             "INSERT INTO chain_events (chain_id, contract, block_number, block_hash, block_time, tx_hash, log_index, name, operation_id, data)
-             SELECT $1, $2, u.bn, u.bh, to_timestamp(u.bt), u.tx, u.li, u.name, u.op, u.data
-             FROM UNNEST($3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::jsonb[])
+             SELECT $1, $2, u.bn, u.bh, to_timestamp(u.bt), u.tx, u.li, u.name, u.op, u.data::json
+             FROM UNNEST($3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[])
                   AS u(bn, bh, bt, tx, li, name, op, data)",
         )
         .bind(chain_id)

@@ -37,7 +37,8 @@ CREATE TABLE chain_events (
     log_index    BIGINT      NOT NULL,
     name         TEXT        NOT NULL,
     operation_id TEXT,
-    data         JSONB       NOT NULL,
+    -- JSON (not JSONB): written once per log on the hot path, read only on reorgs
+    data         JSON        NOT NULL,
     UNIQUE (chain_id, tx_hash, log_index)
 );
 CREATE INDEX chain_events_block ON chain_events (chain_id, block_number);
@@ -178,7 +179,6 @@ CREATE TABLE movements (
 -- exactly once per (log, movement type, owner)
 CREATE UNIQUE INDEX movements_chain_position ON movements (chain_id, tx_hash, log_index, type, owner_address)
     WHERE tx_hash IS NOT NULL;
-CREATE INDEX movements_owner_wallet ON movements (owner_wallet_id, created_at, id);
 CREATE INDEX movements_owner_address ON movements (owner_address, created_at, id);
 CREATE INDEX movements_operation ON movements (operation_id) WHERE operation_id IS NOT NULL;
 CREATE INDEX movements_pending ON movements (chain_operation_id) WHERE status = 'PENDING';
