@@ -88,6 +88,8 @@ impl AnvilProcess {
             .arg("--state")
             .arg(dir.join("state.json"))
             .args(["--state-interval", "2"])
+            // cap what anvil writes to ~/.foundry/anvil/tmp on a long-running dev chain
+            .args(["--max-persisted-states", "256"])
             .stdout(log.try_clone()?)
             .stderr(log)
             .stdin(Stdio::null())

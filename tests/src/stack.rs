@@ -74,7 +74,12 @@ impl Chain {
     }
 
     pub async fn start_with_args(args: &[&str]) -> anyhow::Result<Self> {
-        let anvil = Anvil::at(toolchain::anvil()).args(args.iter().copied()).spawn();
+        // keep recent states in memory only: anvil otherwise persists every
+        // historical state to ~/.foundry/anvil/tmp and a killed anvil leaves them there
+        let anvil = Anvil::at(toolchain::anvil())
+            .args(["--prune-history", "512"])
+            .args(args.iter().copied())
+            .spawn();
         let platform: PrivateKeySigner = anvil.keys()[0].clone().into();
         let provider = Self::signer_provider(&anvil, &platform);
         let deployment = deploy_em_token(&provider, &TokenParams::eur(platform.address())).await?;

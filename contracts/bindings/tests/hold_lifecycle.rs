@@ -13,7 +13,7 @@ use emledger_contracts::{deploy_em_token, toolchain, EmToken, TokenParams};
 
 #[tokio::test]
 async fn hold_lifecycle_through_the_bindings() -> anyhow::Result<()> {
-    let anvil = Anvil::at(toolchain::anvil()).spawn();
+    let anvil = Anvil::at(toolchain::anvil()).args(["--prune-history", "64"]).spawn();
     let platform: PrivateKeySigner = anvil.keys()[0].clone().into();
     let payer: PrivateKeySigner = anvil.keys()[1].clone().into();
     let payee = anvil.addresses()[2];

@@ -42,7 +42,9 @@ struct Setup {
 }
 
 async fn setup() -> anyhow::Result<Setup> {
-    let anvil = Anvil::at(toolchain::anvil()).args(["--gas-limit", "1000000000", "--code-size-limit", "100000"]).spawn();
+    let anvil = Anvil::at(toolchain::anvil())
+        .args(["--gas-limit", "1000000000", "--prune-history", "512"])
+        .spawn();
     let platform = anvil.keys()[0].clone().into();
     let provider = Chain::signer_provider(&anvil, &platform);
     let d = deploy_em_token(&provider, &TokenParams::eur(alloy::signers::local::PrivateKeySigner::from(anvil.keys()[0].clone()).address())).await?;
