@@ -72,6 +72,25 @@ pub struct UpArgs {
     pub dlt_network: String,
 }
 
+/// The bearer-token signing secret of this local stack, kept in the state dir
+/// (mode 0600) so tokens survive a restart.
+fn jwt_secret(state_dir: &Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = state_dir.join("jwt-secret");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        if s.trim().len() >= 32 {
+            return Ok(s.trim().to_owned());
+        }
+    }
+    std::fs::create_dir_all(state_dir)?;
+    let mut bytes = [0u8; 32];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
+    let secret = alloy::hex::encode(bytes);
+    std::fs::write(&path, &secret)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(secret)
+}
+
 /// The anvil child: SIGINT on stop so it writes its state file.
 struct AnvilProcess {
     child: Child,
@@ -262,11 +281,12 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
             )
         }
     };
-    let platform: PrivateKeySigner = match (&args.platform_key, &anvil) {
-        (Some(k), _) => k.trim().parse().context("invalid platform key")?,
-        (None, Some(_)) => ANVIL_KEYS[0].parse()?,
+    let platform_key: String = match (&args.platform_key, &anvil) {
+        (Some(k), _) => k.trim().to_owned(),
+        (None, Some(_)) => ANVIL_KEYS[0].to_owned(),
         (None, None) => bail!("--platform-key (EMLEDGER_PLATFORM_KEY) is required with --rpc-url"),
     };
+    let platform: PrivateKeySigner = platform_key.parse().context("invalid platform key")?;
     let read_provider = ProviderBuilder::new().connect_http(rpc_url.parse()?).erased();
     let chain_id = wait_for_rpc(&read_provider).await?;
 
@@ -301,6 +321,9 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
     let api_config = emledger_api::ApiConfig {
         listen: args.api_listen.clone(),
         dlt_network: args.dlt_network.clone(),
+        rpc_url: Some(rpc_url.clone()),
+        platform_key: Some(platform_key.clone()),
+        jwt_secret: Some(jwt_secret(&state_dir)?),
         ..emledger_api::ApiConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&args.api_listen)
