@@ -14,13 +14,13 @@ use std::{
 
 use alloy::{
     network::EthereumWallet,
-    primitives::{Address, U256},
+    primitives::Address,
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
 use anyhow::{bail, Context};
 use clap::Args;
-use emledger_contracts::{deploy_em_token, toolchain, EmToken, TokenParams};
+use emledger_contracts::{deploy_em_token, toolchain, TokenParams};
 use emledger_indexer::{FollowConfig, Metrics, Target};
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -210,16 +210,11 @@ async fn demo_tenant(pool: &PgPool, dlt_network: &str) -> anyhow::Result<(uuid::
     }
 }
 
-/// Demo users with wallets, balances and a hold, made through the API and the chain.
-async fn demo_data(
-    api: &str,
-    key: &str,
-    provider: &DynProvider,
-    platform: Address,
-    token: Address,
-    indexed: &PgPool,
-) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
+/// Demo users with wallets, balances and a hold — all through the API, so the
+/// platform's submitter signs every transaction (nothing here may send with
+/// the platform key behind its back: the nonces would collide).
+async fn demo_data(api: &str, key: &str, indexed: &PgPool) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let mut wallets = Vec::new();
     for (name, phone, country) in [("Alice Demo", "+34600000001", "ES"), ("Bob Demo", "+34600000002", "ES")] {
         let user: serde_json::Value = http
@@ -231,33 +226,49 @@ async fn demo_data(
             .error_for_status()?
             .json()
             .await?;
-        let user_id = user["id"].as_str().context("user id")?.to_owned();
-        let list: serde_json::Value = http
-            .get(format!("{api}/api/v1/public/wallets?userId={user_id}"))
+        let wallet = user["walletId"].as_str().context("walletId")?.to_owned();
+        // a card cash-in, paid on the simulated card page
+        let cash_in: serde_json::Value = http
+            .post(format!("{api}/api/v1/public/wallets/{wallet}/cards/cashIns"))
             .header("X-API-Key", key)
+            .json(&serde_json::json!({
+                "amount": "1000.00",
+                "successUrl": format!("{api}/health"),
+                "rejectUrl": format!("{api}/health"),
+            }))
             .send()
             .await?
             .error_for_status()?
             .json()
             .await?;
-        let wallet = list["_embedded"]["wallets"][0].clone();
-        let address: Address = wallet["dltAddress"].as_str().context("dltAddress")?.parse()?;
-        wallets.push(address);
+        let page = cash_in["paymentUrl"].as_str().context("paymentUrl")?;
+        let page = if page.starts_with("http") { page.to_owned() } else { format!("{api}{page}") };
+        let paid = http.post(format!("{page}/pay")).send().await?;
+        anyhow::ensure!(paid.status().is_redirection(), "paying the demo cash-in: {}", paid.status());
+        wallets.push(wallet);
     }
-    let em = EmToken::new(token, provider.clone());
-    for (i, w) in wallets.iter().enumerate() {
-        em.mint(format!("demo-cashin-{i}"), *w, U256::from(100_000u64)).send().await?.get_receipt().await?;
+    // wait until both cash-ins are on chain and indexed
+    for _ in 0..300 {
+        let (done,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM movements WHERE type = 'CARD_CASHIN' AND status = 'SUCCESS'",
+        )
+        .fetch_one(indexed)
+        .await?;
+        if done >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    em.holdFrom("demo-hold-1".into(), wallets[0], wallets[1], platform, U256::from(2_500u64), U256::ZERO)
+    // Alice holds 25.00 for Bob, the platform as notary
+    http.post(format!("{api}/api/v1/public/wallets/{}/hold", wallets[0]))
+        .header("X-API-Key", key)
+        .json(&serde_json::json!({ "amount": "25.00", "targetWalletId": wallets[1], "concept": "demo hold" }))
         .send()
         .await?
-        .get_receipt()
-        .await?;
-    // let the indexer catch up so the first GET shows the balances
-    let head = provider.get_block_number().await?;
-    for _ in 0..100 {
-        let (c,): (i64,) = sqlx::query_as("SELECT block_number FROM chain_cursor").fetch_one(indexed).await?;
-        if c as u64 >= head {
+        .error_for_status()?;
+    for _ in 0..300 {
+        let (done,): (i64,) = sqlx::query_as("SELECT count(*) FROM holds WHERE status = 'CREATED'").fetch_one(indexed).await?;
+        if done >= 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -338,12 +349,8 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
 
     let (_client_id, api_key, new_tenant) = demo_tenant(&pool, &args.dlt_network).await?;
     if new_tenant && !args.no_demo {
-        let signer_provider = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(platform.clone()))
-            .connect_http(rpc_url.parse()?)
-            .erased();
-        if let Err(e) = demo_data(&api_url, &api_key, &signer_provider, platform.address(), target.contract, &pool).await {
-            warn!(error = %e, "could not create the demo data");
+        if let Err(e) = demo_data(&api_url, &api_key, &pool).await {
+            warn!(error = %format!("{e:#}"), "could not create the demo data");
         }
     }
 

@@ -39,6 +39,11 @@ fn target_dir() -> PathBuf {
     profile_dir().parent().expect("target dir").to_path_buf()
 }
 
+/// `target/test-state`: where tests and benchmarks keep clusters and logs.
+pub fn test_state_dir() -> PathBuf {
+    target_dir().join("test-state")
+}
+
 /// The `emledger` binary built by `cargo build --bin emledger`.
 pub fn emledger_bin() -> PathBuf {
     let bin = profile_dir().join("emledger");

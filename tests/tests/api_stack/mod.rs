@@ -117,7 +117,7 @@ impl MoneyStack {
 
     async fn launch(&self, port: u16, options: &ApiOptions) -> anyhow::Result<ApiRunner> {
         let runner = if options.subprocess {
-            let log = std::env::current_exe()?.parent().unwrap().parent().unwrap().parent().unwrap().join("test-state").join("api.log");
+            let log = emledger_tests::stack::test_state_dir().join("api.log");
             let _ = std::fs::create_dir_all(log.parent().unwrap());
             let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
             let mut cmd = Command::new(emledger_bin());

@@ -1,0 +1,512 @@
+//! The README's walkthroughs, run verbatim against `emledger up` (issue 6).
+//!
+//! Starts the `emledger` binary the way `scripts/run` does (`emledger up`, here with
+//! a fresh state dir under `target/test-state/`, `--fresh` and free ports), waits for
+//! the banner, takes its `export ...` line, extracts the README's fenced blocks tagged
+//! `walkthrough=NAME` and runs each walkthrough's blocks in one `bash` session with
+//! `set -euo pipefail` and those variables, checking every line they print; then
+//! checks the results over the REST API, stops the stack with SIGINT (Ctrl-C), starts
+//! it again without `--fresh` and checks that users, wallets, balances, movements and
+//! the contract survived.
+//!
+//! Build the binary first: `cargo build --bin emledger && cargo test -p emledger-tests --test walkthrough`.
+
+use std::{
+    collections::BTreeMap,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use emledger_tests::stack::emledger_bin;
+use serde_json::{json, Value};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// The banner's `export` line as (name, value) pairs.
+type Exports = BTreeMap<String, String>;
+
+fn parse_exports(line: &str) -> Exports {
+    line.trim()
+        .strip_prefix("export ")
+        .expect("export line")
+        .split_whitespace()
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').expect("NAME=value");
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// `emledger up` as a subprocess; its stdout is read by a thread into a channel.
+struct Up {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stdout: Vec<String>,
+    exports: Exports,
+}
+
+impl Up {
+    fn start(state_dir: &Path, fresh: bool) -> Up {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(state_dir.with_extension("log"))
+            .expect("log file");
+        let mut cmd = Command::new(emledger_bin());
+        cmd.arg("--state-dir").arg(state_dir).arg("up");
+        if fresh {
+            cmd.arg("--fresh");
+        }
+        cmd.args(["--anvil-port", &free_port().to_string()])
+            .args(["--api-listen", &format!("127.0.0.1:{}", free_port())])
+            .current_dir(repo_root())
+            .env_remove("DATABASE_URL")
+            .env_remove("EMLEDGER_RPC_URL")
+            .env_remove("EMLEDGER_PLATFORM_KEY")
+            .env_remove("EMLEDGER_API_LISTEN")
+            .env("RUST_LOG", std::env::var("EMLEDGER_TEST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        eprintln!("walkthrough: starting {cmd:?}");
+        let mut child = cmd.spawn().expect("spawning emledger up");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut up = Up { child, lines, stdout: Vec::new(), exports: Exports::new() };
+        let deadline = Instant::now() + Duration::from_secs(150);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match up.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let done = line.starts_with("export EMLEDGER_API=");
+                    if done {
+                        up.exports = parse_exports(&line);
+                    }
+                    up.stdout.push(line);
+                    if done {
+                        break;
+                    }
+                }
+                Err(e) => panic!(
+                    "no banner from emledger up ({e}); stdout so far:\n{}\n(see {})",
+                    up.stdout.join("\n"),
+                    state_dir.with_extension("log").display()
+                ),
+            }
+        }
+        for k in ["EMLEDGER_API", "EMLEDGER_API_KEY", "EMLEDGER_RPC", "EMLEDGER_TOKEN"] {
+            assert!(up.exports.get(k).is_some_and(|v| !v.is_empty()), "{k} missing in the export line: {:?}", up.exports);
+        }
+        up
+    }
+
+    fn banner_line(&self, prefix: &str) -> &str {
+        self.stdout.iter().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no `{prefix}` line in the banner"))
+    }
+
+    /// SIGINT (what Ctrl-C sends), then waits for a clean exit.
+    fn interrupt(&mut self) {
+        let pid = self.child.id().to_string();
+        let st = Command::new("kill").args(["-INT", &pid]).status().expect("kill -INT");
+        assert!(st.success(), "kill -INT {pid}");
+        let deadline = Instant::now() + Duration::from_secs(40);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "emledger up did not stop within 40 s of SIGINT");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.stdout.push(line);
+        }
+        assert!(status.success(), "emledger up exited with {status} after SIGINT");
+        assert!(self.stdout.iter().any(|l| l.contains("emledger stopped.")), "no `emledger stopped.` line:\n{}", self.stdout.join("\n"));
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+            for _ in 0..100 {
+                if matches!(self.child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The README's blocks tagged `walkthrough=NAME[,NAME...]`, per name, in order.
+fn readme_walkthroughs() -> BTreeMap<String, Vec<String>> {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        let Some(info) = line.strip_prefix("```") else { continue };
+        let mut words = info.split_whitespace();
+        let is_bash = words.next() == Some("bash");
+        let names: Vec<String> = words
+            .filter_map(|w| w.strip_prefix("walkthrough="))
+            .flat_map(|n| n.split(',').map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        let mut body = String::new();
+        for l in lines.by_ref() {
+            if l.starts_with("```") {
+                break;
+            }
+            body.push_str(l);
+            body.push('\n');
+        }
+        if is_bash {
+            for n in names {
+                out.entry(n).or_default().push(body.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Runs one walkthrough's blocks in one bash session; returns its stdout lines.
+fn run_walkthrough(name: &str, blocks: &[String], exports: &Exports) -> Vec<String> {
+    let mut script = String::from("set -euo pipefail\n");
+    for b in blocks {
+        script.push_str(b);
+    }
+    let started = Instant::now();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(repo_root())
+        .envs(exports)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running bash");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    eprintln!("---- walkthrough {name} ({:.1} s) ----\n{stdout}", started.elapsed().as_secs_f64());
+    assert!(out.status.success(), "walkthrough {name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}", out.status);
+    stdout.lines().map(str::to_owned).collect()
+}
+
+/// Each output line against its pattern, token by token; a token ending in `*`
+/// matches any token with that prefix. Returns the values of such `key=...*` tokens,
+/// named `label:key` (label: the pattern's text before its first `:`).
+fn expect_lines(name: &str, got: &[String], patterns: &[&str]) -> BTreeMap<String, String> {
+    let mut captured = BTreeMap::new();
+    let all = got.join("\n");
+    assert_eq!(got.len(), patterns.len(), "walkthrough {name}: {} lines, expected {}:\n{all}", got.len(), patterns.len());
+    for (line, pattern) in got.iter().zip(patterns) {
+        let lt: Vec<&str> = line.split_whitespace().collect();
+        let pt: Vec<&str> = pattern.split_whitespace().collect();
+        let ok = lt.len() == pt.len()
+            && lt.iter().zip(&pt).all(|(l, p)| match p.strip_suffix('*') {
+                Some(prefix) => l.starts_with(prefix),
+                None => l == p,
+            });
+        assert!(ok, "walkthrough {name}: line\n  {line}\ndoes not match\n  {pattern}\nwhole output:\n{all}");
+        let label = pattern.split(':').next().unwrap_or("");
+        for (l, p) in lt.iter().zip(&pt) {
+            if let (Some((key, _)), true) = (p.split_once('='), p.ends_with('*')) {
+                captured.insert(format!("{label}:{key}"), l[key.len() + 1..].to_owned());
+            }
+        }
+    }
+    captured
+}
+
+struct Rest {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Rest {
+    fn new(exports: &Exports) -> Rest {
+        Rest { http: reqwest::Client::new(), base: exports["EMLEDGER_API"].clone(), key: exports["EMLEDGER_API_KEY"].clone() }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let res = self.http.get(format!("{}{path}", self.base)).header("X-API-Key", &self.key).send().await.expect("GET");
+        let status = res.status();
+        let body: Value = res.json().await.expect("json");
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        body
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let res =
+            self.http.post(format!("{}{path}", self.base)).header("X-API-Key", &self.key).json(&body).send().await.expect("POST");
+        let status = res.status();
+        let body: Value = res.json().await.expect("json");
+        assert!(status.is_success(), "POST {path}: {status} {body}");
+        body
+    }
+
+    async fn wallets(&self) -> Vec<Value> {
+        self.get("/api/v1/public/wallets?size=2000").await["_embedded"]["wallets"].as_array().expect("wallets").clone()
+    }
+
+    async fn wallet_at(&self, address: &str) -> Value {
+        self.wallets()
+            .await
+            .into_iter()
+            .find(|w| w["dltAddress"] == address)
+            .unwrap_or_else(|| panic!("no wallet at {address}"))
+    }
+
+    async fn movements(&self, wallet: &str) -> Vec<Value> {
+        self.get(&format!("/api/v1/public/wallets/{wallet}/movements?size=2000&sort=createdAt,asc")).await["_embedded"]["movements"]
+            .as_array()
+            .expect("movements")
+            .clone()
+    }
+
+    /// Every wallet with its balances and movements, and its user.
+    async fn snapshot(&self) -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        for w in self.wallets().await {
+            let id = w["id"].as_str().unwrap().to_owned();
+            let user = self.get(&format!("/api/v1/public/users/{}", w["userId"].as_str().unwrap())).await;
+            let movements: Vec<Value> = self
+                .movements(&id)
+                .await
+                .into_iter()
+                .map(|m| json!([m["id"], m["type"], m["status"], m["amount"], m["txHash"]]))
+                .collect();
+            out.insert(
+                id,
+                json!({
+                    "address": w["dltAddress"], "iban": w["iban"], "status": w["status"],
+                    "balance": w["balance"], "available": w["availableBalance"], "held": w["heldBalance"],
+                    "user": [user["id"], user["name"], user["kycLevel"]],
+                    "movements": movements,
+                }),
+            );
+        }
+        out
+    }
+}
+
+fn types_of(movements: &[Value]) -> Vec<String> {
+    movements.iter().map(|m| format!("{} {} {}", m["type"].as_str().unwrap(), m["status"].as_str().unwrap(), m["amount"].as_str().unwrap())).collect()
+}
+
+async fn await_movement_success(rest: &Rest, wallet: &str, movement: &str) {
+    for _ in 0..150 {
+        let m = rest.get(&format!("/api/v1/public/wallets/{wallet}/movements/{movement}")).await;
+        match m["status"].as_str() {
+            Some("SUCCESS") => return,
+            Some("ERROR") => panic!("movement {movement} turned ERROR: {m}"),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    panic!("movement {movement} did not settle");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_walkthroughs_against_emledger_up() {
+    let bin = emledger_bin();
+    let target = bin.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+    let base = target.join("test-state");
+    std::fs::create_dir_all(&base).unwrap();
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let state_dir = base.join(format!("walkthrough-{}-{stamp}", std::process::id()));
+
+    let walkthroughs = readme_walkthroughs();
+    for name in ["curl", "cast", "ethers"] {
+        assert!(walkthroughs.get(name).is_some_and(|b| !b.is_empty()), "README has no `walkthrough={name}` block");
+    }
+    let test_started = Instant::now();
+
+    // ---- first start: fresh
+    let mut up = Up::start(&state_dir, true);
+    let token = up.exports["EMLEDGER_TOKEN"].clone();
+    let emtoken_line = up.banner_line("EmToken").to_owned();
+    assert!(emtoken_line.contains(&token) && emtoken_line.contains("(deployed now)"), "{emtoken_line}");
+    for prefix in ["API ", "Swagger UI", "RPC URL", "Chain id", "Platform", "API key", "  (0) ", "  (9) "] {
+        up.banner_line(prefix);
+    }
+    assert!(up.banner_line("  (0) ").contains("platform / notary"));
+    let rest = Rest::new(&up.exports);
+
+    // ---- curl
+    let out = run_walkthrough("curl", &walkthroughs["curl"], &up.exports);
+    let c = expect_lines(
+        "curl",
+        &out,
+        &[
+            "user: id=* wallet=* status=READY address=0x*",
+            "<title>Card payment (simulated)</title>",
+            "card page: pay=303 redirect=https://shop.example/ok",
+            "card cash-in: movement=* status=SUCCESS balance=50.00 available=50.00 held=0.00",
+            "kyc: level=1",
+            "iban: ES*",
+            "sepa cash-in: movement=* status=SUCCESS balance=250.00 available=250.00 held=0.00",
+            "transfer: status=SUCCESS from balance=220.00 available=220.00 held=0.00",
+            "transfer: status=SUCCESS to balance=30.00 available=30.00 held=0.00",
+            "hold: status=CREATED balance=220.00 available=180.00 held=40.00",
+            "hold: status=EXECUTED_AND_KEPT_OPEN balance=205.00 available=180.00 held=25.00",
+            "hold: status=RELEASED_BY_NOTARY held=40.00 executed=15.00 remaining=0.00",
+            "hold: payer balance=205.00 available=205.00 held=0.00",
+            "hold: payee balance=45.00 available=45.00 held=0.00",
+            "movement: RELEASE SUCCESS 25.00",
+            "movement: TRANSFER_OUT SUCCESS 15.00",
+            "movement: LOCK SUCCESS 40.00",
+            "movement: TRANSFER_OUT SUCCESS 30.00",
+            "movement: BANK_ACCOUNT_CASHIN SUCCESS 200.00",
+            "movement: CARD_CASHIN SUCCESS 50.00",
+            "filtered: total=2 types=TRANSFER_OUT",
+            "paged: page=1 size=2 items=2 total=6 pages=3 next=true",
+            "favourite: id=*",
+            "cash-out: status=SUCCESS iban=ES0221004440760100171757 balance=180.00 available=180.00 held=0.00",
+        ],
+    );
+    // the same facts over REST, from here
+    let carol = c["user:wallet"].clone();
+    let w = rest.get(&format!("/api/v1/public/wallets/{carol}")).await;
+    assert_eq!((w["balance"].as_str(), w["heldBalance"].as_str(), w["status"].as_str()), (Some("180.00"), Some("0.00"), Some("READY")));
+    assert_eq!(w["userId"], c["user:id"].as_str());
+    assert!(w["iban"].as_str().is_some_and(|i| i.starts_with("ES")), "{w}");
+    let user = rest.get(&format!("/api/v1/public/users/{}", c["user:id"])).await;
+    assert_eq!((user["name"].as_str(), user["kycLevel"].as_i64()), (Some("Carol Example"), Some(1)));
+    let carol_movements = rest.movements(&carol).await;
+    let mut kinds = types_of(&carol_movements);
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "BANK_ACCOUNT_CASHIN SUCCESS 200.00",
+            "BANK_ACCOUNT_CASHOUT SUCCESS 25.00",
+            "CARD_CASHIN SUCCESS 50.00",
+            "LOCK SUCCESS 25.00",
+            "LOCK SUCCESS 40.00",
+            "RELEASE SUCCESS 25.00",
+            "TRANSFER_OUT SUCCESS 15.00",
+            "TRANSFER_OUT SUCCESS 30.00",
+        ],
+        "Carol's movements: {carol_movements:#?}"
+    );
+    let first_transfer = carol_movements.iter().find(|m| m["type"] == "TRANSFER_OUT" && m["amount"] == "30.00").unwrap();
+    let dave = first_transfer["targetWalletId"].as_str().expect("targetWalletId").to_owned();
+    let dave_wallet = rest.get(&format!("/api/v1/public/wallets/{dave}")).await;
+    assert_eq!(dave_wallet["balance"], "45.00");
+    let mut dave_kinds = types_of(&rest.movements(&dave).await);
+    dave_kinds.sort();
+    assert_eq!(dave_kinds, ["TRANSFER_IN SUCCESS 15.00", "TRANSFER_IN SUCCESS 30.00"]);
+    let holds = rest.get(&format!("/api/v1/public/wallets/{carol}/holds?size=100")).await;
+    let statuses: Vec<&str> = holds["_embedded"]["holds"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
+    assert!(statuses.contains(&"RELEASED_BY_NOTARY") && statuses.contains(&"EXECUTED"), "holds: {holds}");
+    let favourites = rest.get(&format!("/api/v1/public/wallets/{carol}/favourite-external-accounts")).await;
+    assert_eq!(favourites["_embedded"]["favouriteExternalAccounts"][0]["alias"], "My savings", "{favourites}");
+
+    // ---- cast
+    let out = run_walkthrough("cast", &walkthroughs["cast"], &up.exports);
+    expect_lines(
+        "cast",
+        &out,
+        &[
+            "token: decimals=2 currency=\"EUR\"",
+            "dapp wallet: address=0x70997970c51812dc3a010c7d01b50e0d17dc79c8 balance=100.00 available=100.00 held=0.00",
+            "dapp on chain: balanceOf=10000",
+            "hold: payer LOCK SUCCESS 10.00",
+            "executeHold: payer RELEASE SUCCESS 4.00",
+            "executeHold: payer TRANSFER_OUT SUCCESS 6.00",
+            "executeHold: payee TRANSFER_IN SUCCESS 6.00",
+            "hold via REST: status=EXECUTED notary=0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc executed=6.00",
+            "orderTransfer: payer LOCK SUCCESS 5.00",
+            "cancelTransfer: payer RELEASE SUCCESS 5.00",
+            "dapp wallet: balance=94.00 available=94.00 held=0.00",
+            "payee wallet: balance=6.00 available=6.00 held=0.00",
+        ],
+    );
+    let dapp = rest.wallet_at("0x70997970c51812dc3a010c7d01b50e0d17dc79c8").await;
+    assert_eq!((dapp["balance"].as_str(), dapp["heldBalance"].as_str()), (Some("94.00"), Some("0.00")), "{dapp}");
+    let dapp_movements = rest.movements(dapp["id"].as_str().unwrap()).await;
+    let mut dk = types_of(&dapp_movements);
+    dk.sort();
+    assert_eq!(
+        dk,
+        [
+            "CARD_CASHIN SUCCESS 100.00",
+            "LOCK SUCCESS 10.00",
+            "LOCK SUCCESS 5.00",
+            "RELEASE SUCCESS 4.00",
+            "RELEASE SUCCESS 5.00",
+            "TRANSFER_OUT SUCCESS 6.00",
+        ]
+    );
+    assert!(dapp_movements.iter().filter(|m| m["type"] != "CARD_CASHIN").all(|m| m["txHash"].as_str().is_some()));
+
+    // ---- ethers
+    let out = run_walkthrough("ethers", &walkthroughs["ethers"], &up.exports);
+    // npm ci prints its own summary first; the script's lines are the last six
+    let script_out: Vec<String> = out.iter().skip_while(|l| !l.starts_with("dapp wallet:")).cloned().collect();
+    let e = expect_lines(
+        "ethers",
+        &script_out,
+        &[
+            "dapp wallet: id=* address=0x15d34aaf54267db7d7c367839aaf71a00a2c6a65 available=20.00",
+            "hold tx: status=1 block=* hash=0x*",
+            "on chain: onHold=2.5",
+            "lock movement: type=LOCK status=SUCCESS amount=2.50 txHash=0x*",
+            "hold via REST: status=CREATED held=2.50 notary=0x9965507d1a55bcc2695c58ba16fb37d819b0a4dc payee=0x976ea74026e726554db657fa54763abd0c3a0aa9",
+            "dapp wallet after: balance=20.00 available=17.50 held=2.50",
+        ],
+    );
+    assert_eq!(e["hold tx:hash"], e["lock movement:txHash"]);
+    let ethers_wallet = rest.wallet_at("0x15d34aaf54267db7d7c367839aaf71a00a2c6a65").await;
+    assert_eq!(ethers_wallet["id"], e["dapp wallet:id"].as_str());
+    assert_eq!(ethers_wallet["heldBalance"], "2.50");
+
+    // ---- stop (Ctrl-C) and start again: the state survives
+    let before = rest.snapshot().await;
+    assert!(before.len() >= 7, "expected at least 7 wallets, found {}", before.len());
+    let old_key = up.exports["EMLEDGER_API_KEY"].clone();
+    up.interrupt();
+    drop(up);
+
+    let up = Up::start(&state_dir, false);
+    let emtoken_line = up.banner_line("EmToken").to_owned();
+    assert!(emtoken_line.contains(&token) && emtoken_line.contains("(reused)"), "after the restart: {emtoken_line}");
+    assert_eq!(up.exports["EMLEDGER_TOKEN"], token);
+    let rest = Rest::new(&up.exports);
+    let after = rest.snapshot().await;
+    assert_eq!(before, after, "the state changed across the restart");
+    // a new key each start, the old one revoked
+    let res = rest.http.get(format!("{}/api/v1/public/wallets", rest.base)).header("X-API-Key", &old_key).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 401, "the previous demo key still works");
+    // and money still moves (the platform's nonces carried over)
+    let t = rest
+        .post(&format!("/api/v1/public/wallets/{carol}/transfer"), json!({"amount": "1.00", "targetWalletId": dave, "concept": "after restart"}))
+        .await;
+    await_movement_success(&rest, &carol, t["movementId"].as_str().unwrap()).await;
+    assert_eq!(rest.get(&format!("/api/v1/public/wallets/{carol}")).await["balance"], "179.00");
+
+    let mut up = up;
+    up.interrupt();
+    drop(up);
+    eprintln!("walkthrough: done in {:.1} s", test_started.elapsed().as_secs_f64());
+    let _ = std::fs::remove_dir_all(&state_dir);
+    let _ = std::fs::remove_file(state_dir.with_extension("log"));
+}
