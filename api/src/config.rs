@@ -1,6 +1,8 @@
 //! Configuration of the API process: flags, each also read from an environment variable.
 
-use clap::Args;
+use std::sync::Arc;
+
+use clap::{ArgAction, Args};
 
 /// `emledger api` flags.
 #[derive(Clone, Args)]
@@ -50,6 +52,20 @@ pub struct ApiConfig {
     /// released back to the wallet. Comma-separated.
     #[arg(long, env = "EMLEDGER_BANK_REJECT_IBANS", value_delimiter = ',')]
     pub bank_reject_ibans: Vec<String>,
+
+    /// Run the scheduled-operations worker in this process (`false` to leave it to
+    /// other replicas; any number may run at once).
+    #[arg(long, env = "EMLEDGER_SCHEDULER", default_value_t = true, action = ArgAction::Set)]
+    pub scheduler: bool,
+
+    /// How often the scheduled-operations worker looks for due occurrences, in milliseconds.
+    #[arg(long, env = "EMLEDGER_SCHEDULER_INTERVAL_MS", default_value_t = 1000)]
+    pub scheduler_interval_ms: u64,
+
+    /// The clock of the API and its scheduler (the system clock when `None`; tests
+    /// inject a `scheduler::ManualClock`). Not a flag.
+    #[arg(skip)]
+    pub clock: Option<Arc<dyn crate::scheduler::Clock>>,
 }
 
 impl Default for ApiConfig {
@@ -65,6 +81,9 @@ impl Default for ApiConfig {
             platform_key: None,
             max_in_flight: 32,
             bank_reject_ibans: Vec::new(),
+            scheduler: true,
+            scheduler_interval_ms: 1000,
+            clock: None,
         }
     }
 }
@@ -83,6 +102,9 @@ impl std::fmt::Debug for ApiConfig {
             .field("platform_key", &self.platform_key.as_ref().map(|_| "<redacted>"))
             .field("max_in_flight", &self.max_in_flight)
             .field("bank_reject_ibans", &self.bank_reject_ibans)
+            .field("scheduler", &self.scheduler)
+            .field("scheduler_interval_ms", &self.scheduler_interval_ms)
+            .field("clock", &self.clock.as_ref().map(|_| "<injected>"))
             .finish()
     }
 }

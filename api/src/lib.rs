@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod http;
+pub mod scheduler;
 pub mod submitter;
 pub mod tenant;
 pub mod validate;
@@ -53,6 +54,11 @@ pub async fn serve_on(
     let addr = listener.local_addr()?;
     let ctx = ApiContext::new(config.clone(), pool.clone()).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // the scheduled-operations worker (issue 7): stores due occurrences as operations
+    let scheduler = config.scheduler.then(|| {
+        let interval = std::time::Duration::from_millis(config.scheduler_interval_ms.max(10));
+        tokio::spawn(scheduler::Worker::new(ctx.clone()).run(interval, stop_rx.clone()))
+    });
     let submitter = match (config.rpc_url.clone(), config.platform_key.as_deref().filter(|k| !k.trim().is_empty())) {
         (Some(rpc_url), Some(key)) => {
             let cfg = submitter::SubmitterConfig {
@@ -80,6 +86,9 @@ pub async fn serve_on(
         })
         .await
         .context("serving the API");
+    if let Some(handle) = scheduler {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), handle).await;
+    }
     if let Some(handle) = submitter {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), handle).await;
     }

@@ -124,7 +124,12 @@ struct Submitter {
     wake: Arc<Notify>,
     in_flight: HashMap<Uuid, InFlight>,
     fees: Option<(Instant, u128, u128)>,
+    /// Recent gas estimates per function selector (see `gas_limits`).
+    gas_by_selector: HashMap<[u8; 4], (u64, Instant)>,
 }
+
+/// How long a per-selector gas estimate is reused before estimating again.
+const GAS_ESTIMATE_TTL: Duration = Duration::from_secs(30);
 
 fn hex_addr(a: &Address) -> String {
     format!("{a:#x}")
@@ -163,6 +168,7 @@ impl Submitter {
             wake,
             in_flight: HashMap::new(),
             fees: None,
+            gas_by_selector: HashMap::new(),
         })
     }
 
@@ -315,10 +321,31 @@ impl Submitter {
         }
         let (max_fee, tip) = self.current_fees().await?;
 
-        // 1. estimate (no nonce yet)
+        // 1. gas. A function whose gas was estimated in the last GAS_ESTIMATE_TTL
+        // reuses that estimate with ample headroom (no RPC, no EVM run on the
+        // node); otherwise estimate now, before any nonce is taken, so a call
+        // that would revert is FAILED with its reason without consuming one.
+        // A reused estimate skips that pre-check: such a call is mined as a
+        // failed transaction (its nonce is used — no gap), and the receipt makes
+        // the operation FAILED with the replayed reason.
+        let now = Instant::now();
+        let mut to_sign = Vec::new();
+        let mut to_estimate = Vec::new();
+        // operations keep their `seq` order: `position` restores it after estimation
+        let position: HashMap<Uuid, usize> = ops.iter().enumerate().map(|(i, op)| (op.id, i)).collect();
+        for op in ops {
+            let selector: Option<[u8; 4]> = op.calldata.get(..4).and_then(|s| s.try_into().ok());
+            match selector.and_then(|s| self.gas_by_selector.get(&s)) {
+                Some((gas, at)) if now.duration_since(*at) < GAS_ESTIMATE_TTL => {
+                    let gas = gas.saturating_mul(3) / 2 + 50_000;
+                    to_sign.push((op, gas));
+                }
+                _ => to_estimate.push(op),
+            }
+        }
         let from = self.address;
         let provider = self.provider.clone();
-        let estimates: Vec<_> = futures::stream::iter(ops.into_iter().map(|op| {
+        let estimates: Vec<_> = futures::stream::iter(to_estimate.into_iter().map(|op| {
             let provider = provider.clone();
             async move {
                 let req = TransactionRequest::default().with_from(from).with_to(op.target).with_input(op.calldata.clone());
@@ -329,12 +356,20 @@ impl Submitter {
         .buffered(8)
         .collect()
         .await;
-        let mut to_sign = Vec::new();
         let mut failed = Vec::new();
         let mut transient = false;
         for (op, r) in estimates {
             match r {
-                Ok(gas) => to_sign.push((op, gas.saturating_mul(5) / 4 + 10_000)),
+                Ok(gas) => {
+                    if let Some(selector) = op.calldata.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
+                        let entry = self.gas_by_selector.entry(selector).or_insert((gas, now));
+                        // keep the largest recent estimate (a first transfer to a new address costs more)
+                        if now.duration_since(entry.1) >= GAS_ESTIMATE_TTL || gas > entry.0 {
+                            *entry = (gas.max(if now.duration_since(entry.1) >= GAS_ESTIMATE_TTL { 0 } else { entry.0 }), now);
+                        }
+                    }
+                    to_sign.push((op, gas.saturating_mul(5) / 4 + 10_000))
+                }
                 Err(e) => match revert_reason(&e) {
                     Some(reason) => failed.push((op.id, reason)),
                     None => {
@@ -344,6 +379,8 @@ impl Submitter {
                 },
             }
         }
+
+        to_sign.sort_by_key(|(op, _)| position[&op.id]);
 
         // 2. nonces from the DB, sign, store SIGNED, commit
         let mut signed: Vec<(Uuid, i64, u64, Vec<u8>, B256)> = Vec::with_capacity(to_sign.len());

@@ -166,18 +166,7 @@ pub async fn cash_out_to_favourite(
         Begin::Proceed(c) => c,
     };
     let outcome = async {
-        let fav: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT iban, alias, status FROM favourite_external_accounts WHERE id = $1 AND wallet_id = $2 AND client_id = $3",
-        )
-        .bind(b.favourite_external_account_id)
-        .bind(wallet_id)
-        .bind(auth.client_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (iban, alias, status) = fav.ok_or(Error::ReferenceNotFound { resource: "favourite external account", field: "favouriteExternalAccountId" })?;
-        if status != "ACTIVE" {
-            return Err(Error::conflict("favourite_deleted", "this favourite external account was deleted"));
-        }
+        let (iban, alias) = favourite(&mut tx, auth.client_id, wallet_id, b.favourite_external_account_id, "favouriteExternalAccountId").await?;
         store(&mut tx, &ctx, auth.client_id, wallet_id, iban, Some((b.favourite_external_account_id, alias)), b.amount, b.concept).await
     }
     .await;
@@ -186,8 +175,35 @@ pub async fn cash_out_to_favourite(
     Ok(res)
 }
 
+/// The (IBAN, alias) of an ACTIVE favourite external account of the wallet: 404
+/// (naming `field`) when unknown, 409 `favourite_deleted` when deleted.
+pub(crate) async fn favourite(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+    wallet_id: Uuid,
+    favourite_id: Uuid,
+    field: &'static str,
+) -> Result<(String, String)> {
+    let fav: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT iban, alias, status FROM favourite_external_accounts WHERE id = $1 AND wallet_id = $2 AND client_id = $3",
+    )
+    .bind(favourite_id)
+    .bind(wallet_id)
+    .bind(client_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (iban, alias, status) = fav.ok_or(Error::ReferenceNotFound { resource: "favourite external account", field })?;
+    if status != "ACTIVE" {
+        return Err(Error::conflict("favourite_deleted", "this favourite external account was deleted"));
+    }
+    Ok((iban, alias))
+}
+
+/// Stores a cash-out (reservation hold, LOCK + BANK_ACCOUNT_CASHOUT movements,
+/// payout row) on `conn`; the caller owns the transaction. Shared by the endpoints
+/// and the scheduled-operations worker. The answer is the 202 body ([`CashOutAccepted`]).
 #[allow(clippy::too_many_arguments)]
-async fn store(
+pub(crate) async fn store(
     conn: &mut PgConnection,
     ctx: &ApiContext,
     client_id: Uuid,

@@ -18,6 +18,7 @@ pub mod money;
 pub mod movements;
 pub mod operations;
 pub mod paging;
+pub mod scheduled;
 pub mod transfers;
 pub mod users;
 pub mod wallets;
@@ -223,6 +224,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(bank::router())
         .merge(cashouts::router())
         .merge(operations::router())
+        .merge(scheduled::router())
         .with_state(ctx);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

@@ -97,7 +97,10 @@ pub async fn transfer(
     Ok(res)
 }
 
-async fn store(
+/// Stores a transfer (operation + PENDING TRANSFER_OUT/TRANSFER_IN) on `conn`; the
+/// caller owns the transaction. Shared by the endpoint and the scheduled-operations
+/// worker. The answer is the 202 body ([`TransferAccepted`]).
+pub(crate) async fn store(
     conn: &mut PgConnection,
     ctx: &ApiContext,
     client_id: Uuid,
