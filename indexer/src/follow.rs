@@ -275,14 +275,17 @@ async fn backfill(
         })
     };
     let mut result = Ok(());
+    let mut progress = Progress::new(cursor.block_number, until);
     loop {
         tokio::select! {
             batch = rx.recv() => match batch {
                 Some(Ok(fetched)) => {
+                    let to = fetched.to.number;
                     if let Err(e) = write(pool, provider, target, metrics, fetched).await {
                         result = Err(e);
                         break;
                     }
+                    progress.update(to, metrics.events.load(Ordering::Relaxed));
                 }
                 Some(Err(e)) => { result = Err(e); break; }
                 None => break,
@@ -291,8 +294,56 @@ async fn backfill(
         }
     }
     drop(rx);
+    progress.finish();
     let range = fetcher.await.unwrap_or(range);
     result.map(|_| range)
+}
+
+/// A one-line progress bar on stderr while backfilling, when stderr is a terminal.
+struct Progress {
+    enabled: bool,
+    from: u64,
+    until: u64,
+    started: Instant,
+    events_at_start: Option<u64>,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(from: u64, until: u64) -> Self {
+        use std::io::IsTerminal;
+        let enabled = std::io::stderr().is_terminal() && until > from + 1_000;
+        Self { enabled, from, until, started: Instant::now(), events_at_start: None, last: Instant::now() }
+    }
+
+    fn update(&mut self, block: u64, events: u64) {
+        if !self.enabled {
+            return;
+        }
+        let base = *self.events_at_start.get_or_insert(events);
+        if self.last.elapsed() < Duration::from_millis(200) && block < self.until {
+            return;
+        }
+        self.last = Instant::now();
+        let done = (block - self.from) as f64 / (self.until - self.from).max(1) as f64;
+        let width = 30;
+        let filled = ((done * width as f64) as usize).min(width);
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        eprint!(
+            "\rbackfill [{}{}] {:>5.1}%  block {block}/{}  {:.0} events/s ",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            done * 100.0,
+            self.until,
+            (events - base) as f64 / secs
+        );
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            eprintln!();
+        }
+    }
 }
 
 /// Applies one fetched range and moves the cursor, in one transaction.

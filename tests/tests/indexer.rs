@@ -202,3 +202,39 @@ async fn reorgs_of_depth_1_3_and_10_leave_no_orphan() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_indexer_waits_and_takes_over_when_the_first_dies() -> anyhow::Result<()> {
+    let chain = Chain::start().await?;
+    let (pool, url) = fresh_database("indexer_takeover").await?;
+    chain.record(&pool).await?;
+    let seed = seed("a_second_indexer_waits_and_takes_over_when_the_first_dies");
+    let mut workload = Workload::new(&chain, seed);
+    workload.run(30).await?;
+
+    let mut first = IndexerProcess::spawn(&chain.rpc_url(), &url, chain.deployment.address, &[])?;
+    wait_for_cursor(&pool, chain.block_number().await?, CATCH_UP).await?;
+    let mut second = IndexerProcess::spawn(&chain.rpc_url(), &url, chain.deployment.address, &[])?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // exactly one session holds the writer lock, and the standby is still alive, waiting
+    let holders: (i64,) = sqlx::query_as("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+        .fetch_one(&pool)
+        .await?;
+    let waiters: (i64,) = sqlx::query_as("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!((holders.0, waiters.0), (1, 1), "one writer, one standby");
+    assert!(second.child.try_wait()?.is_none(), "the standby must wait, not exit");
+
+    first.kill9();
+    workload.run(30).await?;
+    wait_for_cursor(&pool, chain.block_number().await?, CATCH_UP).await?;
+    let (ok, out) = reconcile(&chain.rpc_url(), &url, chain.deployment.address)?;
+    assert!(ok, "after the takeover: {out}");
+    let indexed = multiset(&movements(&pool).await?);
+    assert_eq!(indexed, multiset(&workload.expected), "movements after the takeover (seed {seed})");
+    second.kill9();
+    Ok(())
+}
