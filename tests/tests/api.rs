@@ -572,8 +572,14 @@ async fn wallets_idempotency() {
     let body = json!({"userId": uid, "idempotencyKey": "k-conc"});
     let futs: Vec<_> = (0..6).map(|_| api.post("/api/v1/public/wallets", body.clone())).collect();
     let results = futures_join(futs).await;
-    let ids: std::collections::HashSet<String> = results.iter().map(|r| s(&r.ok(201)["id"]).to_owned()).collect();
+    // the first creates; the others replay it, or get 409 while it is still in flight
+    let ids: std::collections::HashSet<String> =
+        results.iter().filter(|r| r.status.as_u16() == 201).map(|r| s(&r.body["id"]).to_owned()).collect();
     assert_eq!(ids.len(), 1);
+    for r in results.iter().filter(|r| r.status.as_u16() != 201) {
+        assert_eq!(r.status.as_u16(), 409, "{}", r.body);
+        assert_eq!(r.body["error"]["code"], "idempotency_in_flight");
+    }
 }
 
 async fn futures_join<F: std::future::Future<Output = Res>>(futs: Vec<F>) -> Vec<Res> {

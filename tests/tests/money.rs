@@ -169,8 +169,15 @@ async fn transfers_cash_ins_and_idempotency() -> anyhow::Result<()> {
     // 10 concurrent requests with one key → one operation
     let body = json!({"amount": "2", "targetWalletId": b, "concept": "concurrent"});
     let answers = st.concurrent_posts(&path, (0..10).map(|_| (body.clone(), Some("key-3".to_owned()))).collect()).await;
-    let ids: Vec<String> = answers.iter().map(|r| s(r.ok(202), "apiOperationId")).collect();
-    assert!(ids.iter().all(|i| i == &ids[0]), "{ids:?}");
+    // each answer is the operation (first or replayed) or 409 while the first is still in flight
+    let ids: Vec<String> = answers.iter().filter(|r| r.status == 202).map(|r| s(&r.body, "apiOperationId")).collect();
+    for r in answers.iter().filter(|r| r.status != 202) {
+        r.err(409, "idempotency_in_flight");
+    }
+    assert!(!ids.is_empty() && ids.iter().all(|i| i == &ids[0]), "{ids:?}");
+    let after = st.post_key(&path, body.clone(), "key-3").await;
+    assert!(after.replayed());
+    assert_eq!(s(after.ok(202), "apiOperationId"), ids[0]);
     let (ops,): (i64,) = sqlx::query_as("SELECT count(*) FROM movements WHERE concept = 'concurrent' AND type = 'TRANSFER_OUT'").fetch_one(&st.pool).await?;
     assert_eq!(ops, 1);
     st.wait_operation(&ids[0]).await;

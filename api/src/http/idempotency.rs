@@ -135,6 +135,16 @@ pub async fn begin(
 ) -> Result<Begin> {
     let Some(key) = key else { return Ok(Begin::Proceed(None)) };
     let hash = request_hash(endpoint, raw_body);
+    // The key is "in flight" while another transaction holds this lock: answer
+    // 409 at once rather than queue behind it (the lock ends with that transaction).
+    let (free,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock(hashtextextended($1 || '/' || $2, 7))")
+        .bind(client_id.to_string())
+        .bind(&key)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !free {
+        return Err(Error::conflict("idempotency_in_flight", "a request with this Idempotency-Key is still being processed"));
+    }
     let claimed = sqlx::query(
         "INSERT INTO api_idempotency (client_id, key, endpoint, request_hash) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
