@@ -1,1 +1,4 @@
-fn main() { println!("cargo:rerun-if-changed=migrations"); }
+//! Rebuilds the crate when a migration is added (they are embedded with `sqlx::migrate!`).
+fn main() {
+    println!("cargo:rerun-if-changed=migrations");
+}

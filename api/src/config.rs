@@ -65,7 +65,7 @@ pub struct ApiConfig {
     /// The clock of the API and its scheduler (the system clock when `None`; tests
     /// inject a `scheduler::ManualClock`). Not a flag.
     #[arg(skip)]
-    pub clock: Option<Arc<dyn crate::scheduler::Clock>>,
+    pub clock: Option<Arc<dyn emledger_operations::scheduler::Clock>>,
 }
 
 impl Default for ApiConfig {

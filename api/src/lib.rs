@@ -1,4 +1,5 @@
-//! The emledger REST API: axum over the Postgres read model.
+//! The emledger REST API: transport over the money domain (`emledger_operations`)
+//! and the Postgres read model.
 //!
 //! Tenants ("clients" in seed 003) authenticate with API keys (`X-API-Key`) or
 //! short-lived HS256 bearer tokens from `POST /oauth/token`. Everything is under
@@ -15,10 +16,7 @@
 
 pub mod config;
 pub mod http;
-pub mod scheduler;
-pub mod submitter;
 pub mod tenant;
-pub mod validate;
 
 pub use config::ApiConfig;
 pub use http::{router, ApiContext};
@@ -27,6 +25,7 @@ pub use tenant::{create_api_key, create_tenant, revoke_api_key, Scope};
 use std::future::Future;
 
 use anyhow::Context;
+use emledger_operations::{scheduler, submitter};
 use sqlx::PgPool;
 
 /// Binds `config.listen`, serves the API until `shutdown` resolves, then drains
@@ -45,6 +44,8 @@ pub async fn serve(
 /// Like [`serve`] on an already bound listener (tests bind port 0 and read the
 /// address before serving). With `--rpc-url` and `--platform-key` it also runs
 /// the operation [`submitter`], stopped with the server.
+///
+/// [`submitter`]: emledger_operations::submitter
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     config: ApiConfig,
@@ -57,7 +58,7 @@ pub async fn serve_on(
     // the scheduled-operations worker (issue 7): stores due occurrences as operations
     let scheduler = config.scheduler.then(|| {
         let interval = std::time::Duration::from_millis(config.scheduler_interval_ms.max(10));
-        tokio::spawn(scheduler::Worker::new(ctx.clone()).run(interval, stop_rx.clone()))
+        tokio::spawn(scheduler::Worker::new(ctx.platform().clone()).run(interval, stop_rx.clone()))
     });
     let submitter = match (config.rpc_url.clone(), config.platform_key.as_deref().filter(|k| !k.trim().is_empty())) {
         (Some(rpc_url), Some(key)) => {
@@ -67,7 +68,7 @@ pub async fn serve_on(
                 max_in_flight: config.max_in_flight,
                 bank_reject_ibans: config.bank_reject_ibans.clone(),
             };
-            Some(tokio::spawn(submitter::run(pool, cfg, ctx.wake_handle(), stop_rx)))
+            Some(tokio::spawn(submitter::run(pool, cfg, ctx.platform().wake_handle(), stop_rx)))
         }
         (None, Some(_)) => {
             tracing::warn!("a platform key but no --rpc-url: operations are stored but not submitted by this process");

@@ -30,36 +30,42 @@ impl Metrics {
         self.head.load(Ordering::Relaxed).saturating_sub(self.cursor.load(Ordering::Relaxed))
     }
 
-    /// Prometheus text exposition format.
-    pub fn render(&self) -> String {
+    /// Publishes the counters to the process's metrics recorder (so they show
+    /// on every `/metrics` of this process, the API's included).
+    pub fn publish(&self) {
         let g = |v: &AtomicU64| v.load(Ordering::Relaxed);
-        format!(
-            "# HELP emledger_indexer_cursor_block Last block reflected in the read model.\n\
-             # TYPE emledger_indexer_cursor_block gauge\nemledger_indexer_cursor_block {}\n\
-             # HELP emledger_indexer_head_block Chain head seen by the indexer.\n\
-             # TYPE emledger_indexer_head_block gauge\nemledger_indexer_head_block {}\n\
-             # HELP emledger_indexer_lag_blocks Head minus cursor.\n\
-             # TYPE emledger_indexer_lag_blocks gauge\nemledger_indexer_lag_blocks {}\n\
-             # HELP emledger_indexer_events_total EmToken events indexed.\n\
-             # TYPE emledger_indexer_events_total counter\nemledger_indexer_events_total {}\n\
-             # HELP emledger_indexer_movements_total Movements written or settled.\n\
-             # TYPE emledger_indexer_movements_total counter\nemledger_indexer_movements_total {}\n\
-             # HELP emledger_indexer_batches_total Batches committed.\n\
-             # TYPE emledger_indexer_batches_total counter\nemledger_indexer_batches_total {}\n\
-             # HELP emledger_indexer_reorgs_total Reorgs rolled back.\n\
-             # TYPE emledger_indexer_reorgs_total counter\nemledger_indexer_reorgs_total {}\n\
-             # HELP emledger_indexer_writer 1 while this process holds the single-writer lock.\n\
-             # TYPE emledger_indexer_writer gauge\nemledger_indexer_writer {}\n",
-            g(&self.cursor),
-            g(&self.head),
-            self.lag(),
-            g(&self.events),
-            g(&self.movements),
-            g(&self.batches),
-            g(&self.reorgs),
-            g(&self.writer),
-        )
+        metrics::gauge!("emledger_indexer_cursor_block").set(g(&self.cursor) as f64);
+        metrics::gauge!("emledger_indexer_head_block").set(g(&self.head) as f64);
+        metrics::gauge!("emledger_indexer_lag_blocks").set(self.lag() as f64);
+        metrics::gauge!("emledger_indexer_writer").set(g(&self.writer) as f64);
+        metrics::counter!("emledger_indexer_events_total").absolute(g(&self.events));
+        metrics::counter!("emledger_indexer_movements_total").absolute(g(&self.movements));
+        metrics::counter!("emledger_indexer_batches_total").absolute(g(&self.batches));
+        metrics::counter!("emledger_indexer_reorgs_total").absolute(g(&self.reorgs));
     }
+
+    /// Prometheus text exposition format (through the `metrics` recorder).
+    pub fn render(&self) -> String {
+        emledger_ledger::metrics::install();
+        describe();
+        self.publish();
+        emledger_ledger::metrics::render()
+    }
+}
+
+fn describe() {
+    use std::sync::Once;
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        metrics::describe_gauge!("emledger_indexer_cursor_block", "Last block reflected in the read model.");
+        metrics::describe_gauge!("emledger_indexer_head_block", "Chain head seen by the indexer.");
+        metrics::describe_gauge!("emledger_indexer_lag_blocks", "Head minus cursor.");
+        metrics::describe_gauge!("emledger_indexer_writer", "1 while this process holds the single-writer lock.");
+        metrics::describe_counter!("emledger_indexer_events_total", "EmToken events indexed.");
+        metrics::describe_counter!("emledger_indexer_movements_total", "Movements written or settled.");
+        metrics::describe_counter!("emledger_indexer_batches_total", "Batches committed.");
+        metrics::describe_counter!("emledger_indexer_reorgs_total", "Reorgs rolled back.");
+    });
 }
 
 async fn metrics(State(m): State<Arc<Metrics>>) -> impl IntoResponse {

@@ -1153,8 +1153,10 @@ async fn randomized_requests_never_5xx() {
     ];
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
     let mut failures = Vec::new();
+    let mut last_request = String::new();
     for i in 0..count {
         let kind = rng.gen_range(0..10);
+        last_request = "GET".into();
         let res = if kind < 4 {
             // GET with random query string / path junk
             let mut p = get_paths[rng.gen_range(0..get_paths.len())].clone();
@@ -1198,6 +1200,11 @@ async fn randomized_requests_never_5xx() {
                 let k: String = random_string(&mut rng).chars().filter(|c| (' '..='~').contains(c)).collect();
                 rb = rb.header("Idempotency-Key", k);
             }
+            let sent = rb.try_clone().and_then(|b| b.build().ok()).map(|r| {
+                let body = r.body().and_then(|b| b.as_bytes()).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+                format!("{} {} {:?} {body}", r.method(), r.url().path(), r.headers().get("content-type"))
+            });
+            last_request = sent.unwrap_or_default();
             let r = rb.send().await.expect("request");
             let status = r.status();
             let headers = r.headers().clone();
@@ -1206,7 +1213,7 @@ async fn randomized_requests_never_5xx() {
         };
         *statuses.entry(res.status.as_u16()).or_default() += 1;
         if res.status.is_server_error() {
-            failures.push(format!("request {i}: {} {}", res.status, res.body));
+            failures.push(format!("request {i}: {} {} (sent: {last_request})", res.status, res.body));
         } else if res.status.is_client_error() {
             let e = &res.body["error"];
             if !(e["code"].is_string() && e["message"].is_string() && e["details"].is_object()) {

@@ -1,6 +1,6 @@
 //! Scheduled and recurring operations (issue 7).
 //!
-//! Calendar tests compare `emledger_api::scheduler::calendar` with an independent
+//! Calendar tests compare `emledger_operations::scheduler::calendar` with an independent
 //! computation written here (month arithmetic by hand, the EU DST rule by hand).
 //! End-to-end tests run anvil, Postgres, the real indexer and the API in-process,
 //! and drive scheduler workers with explicit instants (`Worker::run_due(now)`, a
@@ -11,7 +11,7 @@
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Datelike, Duration as Span, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday};
-use emledger_api::scheduler::{
+use emledger_operations::scheduler::{
     calendar::{Duration, Frequency, Schedule},
     ManualClock, Worker,
 };
@@ -188,7 +188,7 @@ fn dst_in_madrid() {
     assert_eq!(all(&s, 10), [utc("2030-03-24T08:30:00Z"), utc("2030-03-31T07:30:00Z")]);
 }
 
-fn chrono_tz_madrid() -> emledger_api::scheduler::calendar::Tz {
+fn chrono_tz_madrid() -> emledger_operations::scheduler::calendar::Tz {
     "Europe/Madrid".parse().unwrap()
 }
 
@@ -216,7 +216,7 @@ fn s(v: &Value, k: &str) -> String {
 }
 
 /// A context of its own (as another replica would have).
-async fn worker_ctx(st: &MoneyStack) -> emledger_api::ApiContext {
+async fn worker_ctx(st: &MoneyStack) -> emledger_operations::Platform {
     let config = emledger_api::ApiConfig {
         platform_key: Some(format!("0x{}", alloy::primitives::hex::encode(st.chain.platform.to_bytes()))),
         rpc_url: Some(st.chain.rpc_url()),
@@ -224,7 +224,7 @@ async fn worker_ctx(st: &MoneyStack) -> emledger_api::ApiContext {
         ..Default::default()
     };
     let pool = emledger_ledger::db::connect(&st.db_url, 4).await.unwrap();
-    emledger_api::ApiContext::new(config, pool).await.unwrap()
+    emledger_api::ApiContext::new(config, pool).await.unwrap().platform().clone()
 }
 
 async fn worker(st: &MoneyStack) -> Worker {

@@ -13,11 +13,10 @@ use axum::{
     routing::{delete, post},
     Json, Router,
 };
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+use base64::Engine;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -69,32 +68,19 @@ struct Claims {
 
 const ISSUER: &str = "emledger";
 
-fn sign(key: &[u8], claims: &Claims) -> String {
-    let header = B64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = B64.encode(serde_json::to_vec(claims).unwrap_or_default());
-    let input = format!("{header}.{payload}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(input.as_bytes());
-    format!("{input}.{}", B64.encode(mac.finalize().into_bytes()))
+fn sign(key: &[u8], claims: &Claims) -> Result<String> {
+    let key = EncodingKey::from_secret(key).map_err(|e| Error::Internal(anyhow::anyhow!("the bearer-token key: {e}")))?;
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).map_err(|e| Error::Internal(anyhow::anyhow!("signing a bearer token: {e}")))
 }
 
+/// The claims of a valid token: HS256 only (no `none`, no other algorithm), our
+/// issuer, not expired (no leeway).
 fn verify(key: &[u8], token: &str) -> Option<Claims> {
-    let mut parts = token.split('.');
-    let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let header: serde_json::Value = serde_json::from_slice(&B64.decode(h).ok()?).ok()?;
-    if header.get("alg")?.as_str()? != "HS256" {
-        return None;
-    }
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
-    mac.update(h.as_bytes());
-    mac.update(b".");
-    mac.update(p.as_bytes());
-    mac.verify_slice(&B64.decode(s).ok()?).ok()?; // constant time
-    let claims: Claims = serde_json::from_slice(&B64.decode(p).ok()?).ok()?;
-    (claims.iss == ISSUER && claims.exp > Utc::now().timestamp()).then_some(claims)
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&[ISSUER]);
+    validation.leeway = 0;
+    let key = DecodingKey::from_secret(key).ok()?;
+    jsonwebtoken::decode::<Claims>(token, &key, &validation).ok().map(|t| t.claims)
 }
 
 /// The tenant and scopes behind the request's credentials.
@@ -171,8 +157,8 @@ fn oauth(status: StatusCode, code: &'static str, message: impl Into<String>) -> 
 #[utoipa::path(post, path = "/oauth/token", tag = "auth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = TokenResponse),
-        (status = 400, description = "`unsupported_grant_type`, `invalid_scope`, `invalid_request`", body = super::docs::ErrorEnvelope),
-        (status = 401, description = "`invalid_client`", body = super::docs::ErrorEnvelope)))]
+        (status = 400, description = "`unsupported_grant_type`, `invalid_scope`, `invalid_request`", body = super::error::ErrorEnvelope),
+        (status = 401, description = "`invalid_client`", body = super::error::ErrorEnvelope)))]
 pub async fn token(State(ctx): State<ApiContext>, req: Request) -> Result<Json<TokenResponse>> {
     let basic = req
         .headers()
@@ -235,7 +221,7 @@ pub async fn token(State(ctx): State<ApiContext>, req: Request) -> Result<Json<T
     let now = Utc::now().timestamp();
     let ttl = ctx.config().token_ttl_secs.max(1);
     let claims = Claims { iss: ISSUER.into(), sub: client_id, kid: key.key_id, scope: scope.clone(), iat: now, exp: now + ttl as i64, jti: Uuid::now_v7() };
-    Ok(Json(TokenResponse { access_token: sign(ctx.jwt_key(), &claims), token_type: "Bearer", expires_in: ttl, scope }))
+    Ok(Json(TokenResponse { access_token: sign(ctx.jwt_key(), &claims)?, token_type: "Bearer", expires_in: ttl, scope }))
 }
 
 /// Create an API key.
@@ -280,7 +266,7 @@ impl From<KeyRow> for ApiKeyView {
 
 /// Create an API key for the caller's tenant (admin scope). The key is shown once.
 #[utoipa::path(post, path = "/api/v1/public/api-keys", tag = "auth", request_body = CreateApiKey,
-    responses((status = 201, body = ApiKeyView), (status = 400, body = super::docs::ErrorEnvelope)),
+    responses((status = 201, body = ApiKeyView), (status = 400, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn create_key(
     auth: Auth<Admin>,
@@ -288,10 +274,8 @@ pub async fn create_key(
     body: extract::Json<CreateApiKey>,
 ) -> Result<(StatusCode, Json<ApiKeyView>)> {
     let b = body.value;
-    let name = b.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::invalid("name", "must have 1 to 100 characters"));
-    }
+    let name = emledger_operations::wallet::text("name", Some(b.name), 100)?.unwrap_or_default();
+    let name = name.as_str();
     let mut scopes = Vec::new();
     for (i, s) in b.scopes.iter().enumerate() {
         let sc = Scope::parse(s).ok_or_else(|| Error::invalid(format!("scopes[{i}]"), "must be read, write or admin"))?;
@@ -329,7 +313,7 @@ pub async fn list_keys(auth: Auth<Admin>, State(ctx): State<ApiContext>) -> Resu
 /// valid until they expire (`--token-ttl-secs`, 15 minutes by default).
 #[utoipa::path(delete, path = "/api/v1/public/api-keys/{keyId}", tag = "auth",
     params(("keyId" = Uuid, Path)),
-    responses((status = 200, body = ApiKeyView), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = ApiKeyView), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn revoke_key(
     auth: Auth<Admin>,

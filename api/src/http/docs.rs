@@ -18,31 +18,15 @@
 //! and `invalid_scope` (400) on `/oauth/token`, `internal_error` (500).
 
 use axum::Router;
-use serde::Serialize;
 use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
-    Modify, OpenApi, ToSchema,
+    Modify, OpenApi,
 };
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{auth, bank, cards, cashouts, favourites, health, hold_ops, holds, movements, operations, paging, scheduled, transfers, users, wallets};
-
-/// The error envelope (seed 001).
-#[derive(Serialize, ToSchema)]
-pub struct ErrorEnvelope {
-    pub error: ErrorBody,
-}
-
-/// The body of an error.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// A stable code (see the API description).
-    pub code: String,
-    pub message: String,
-    /// e.g. `{"field": "phoneNumber", "in": "body", "reason": "..."}`
-    #[schema(value_type = Object)]
-    pub details: serde_json::Value,
-}
+use super::{
+    error::{ErrorBody, ErrorEnvelope},
+    auth, bank, cards, cashouts, favourites, health, hold_ops, holds, movements, operations, paging, scheduled, transfers, users, wallets};
 
 struct Security;
 

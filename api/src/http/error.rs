@@ -7,9 +7,27 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 use serde_json::{json, Value};
 
 use crate::tenant::Scope;
+
+/// The error envelope (seed 001).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+/// The body of an error.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable code (see the API description).
+    pub code: String,
+    pub message: String,
+    /// e.g. `{"field": "phoneNumber", "in": "body", "reason": "..."}`
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+}
 
 /// Where an invalid value came from.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -74,6 +92,24 @@ pub enum Error {
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         Error::Internal(e.into())
+    }
+}
+
+/// The one mapping from the money domain's refusals to the envelope: each keeps
+/// its code and message; fields named by the domain are body fields.
+impl From<emledger_operations::Error> for Error {
+    fn from(e: emledger_operations::Error) -> Self {
+        use emledger_operations::Error as D;
+        match e {
+            D::Invalid { field, reason } => Error::Invalid { field, location: Location::Body, reason },
+            D::NotFound(resource) => Error::NotFound(resource),
+            D::ReferenceNotFound { resource, field } => Error::ReferenceNotFound { resource, field },
+            D::Conflict { code, message } => Error::Conflict { code, message },
+            D::Unprocessable { code, message } => Error::Unprocessable { code, message },
+            D::Unavailable { code, message } => Error::Unavailable { code, message },
+            D::IdempotencyKeyReused => Error::IdempotencyKeyReused,
+            D::Internal(inner) => Error::Internal(inner),
+        }
     }
 }
 
@@ -158,13 +194,7 @@ impl IntoResponse for Error {
     }
 }
 
-/// The constraint a unique violation tripped, if `e` is one.
-pub fn unique_violation(e: &sqlx::Error) -> Option<String> {
-    match e {
-        sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => Some(d.constraint().unwrap_or("").to_owned()),
-        _ => None,
-    }
-}
+pub use emledger_operations::error::unique_violation;
 
 /// `Result` with the API error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -14,15 +14,16 @@ use sqlx::{Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use emledger_operations::wallet::{status, text, wallet_facts};
+
 use super::{
     auth::{Auth, Read, Write},
     error::unique_violation,
     extract::{self, path_uuid, Path, Query},
     paging::{PageLinks, PageMeta, PageRequest, SortField},
-    wallets::{status, text, wallet_facts},
     ApiContext, Error, Link, Result,
 };
-use crate::validate;
+use emledger_operations::validate;
 
 /// Most ACTIVE favourites per wallet.
 pub const MAX_FAVOURITES: i64 = 5;
@@ -114,9 +115,9 @@ pub struct AddFavourite {
 /// Add a favourite external account to a READY wallet (at most 5 ACTIVE).
 #[utoipa::path(post, path = "/api/v1/public/wallets/{walletId}/favourite-external-accounts", tag = "favourites",
     params(("walletId" = Uuid, Path)), request_body = AddFavourite,
-    responses((status = 201, body = FavouriteView), (status = 400, body = super::docs::ErrorEnvelope),
-        (status = 404, body = super::docs::ErrorEnvelope),
-        (status = 409, description = "`wallet_not_ready`, `favourite_limit_reached`, `duplicate_alias`", body = super::docs::ErrorEnvelope)),
+    responses((status = 201, body = FavouriteView), (status = 400, body = super::error::ErrorEnvelope),
+        (status = 404, body = super::error::ErrorEnvelope),
+        (status = 409, description = "`wallet_not_ready`, `favourite_limit_reached`, `duplicate_alias`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn add_favourite(
     auth: Auth<Write>,
@@ -188,7 +189,7 @@ async fn find(ctx: &ApiContext, client_id: Uuid, wallet_id: &str, fav_id: &str) 
 /// Get a favourite external account.
 #[utoipa::path(get, path = "/api/v1/public/wallets/{walletId}/favourite-external-accounts/{favouriteExternalAccountId}", tag = "favourites",
     params(("walletId" = Uuid, Path), ("favouriteExternalAccountId" = Uuid, Path)),
-    responses((status = 200, body = FavouriteView), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = FavouriteView), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn get_favourite(
     auth: Auth<Read>,
@@ -201,8 +202,8 @@ pub async fn get_favourite(
 /// Delete a favourite external account (status DELETED; irreversible).
 #[utoipa::path(delete, path = "/api/v1/public/wallets/{walletId}/favourite-external-accounts/{favouriteExternalAccountId}", tag = "favourites",
     params(("walletId" = Uuid, Path), ("favouriteExternalAccountId" = Uuid, Path)),
-    responses((status = 200, body = FavouriteView), (status = 404, body = super::docs::ErrorEnvelope),
-        (status = 409, description = "`favourite_deleted`", body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = FavouriteView), (status = 404, body = super::error::ErrorEnvelope),
+        (status = 409, description = "`favourite_deleted`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn delete_favourite(
     auth: Auth<Write>,
@@ -243,7 +244,7 @@ const FAVOURITE_SORT: &[SortField] =
 #[utoipa::path(get, path = "/api/v1/public/wallets/{walletId}/favourite-external-accounts", tag = "favourites",
     params(("walletId" = Uuid, Path), ("status" = Option<String>, Query, description = "ACTIVE or DELETED"),
         ("page" = Option<u32>, Query), ("size" = Option<u32>, Query), ("sort" = Option<Vec<String>>, Query, description = "createdAt, updatedAt, alias, status, iban")),
-    responses((status = 200, body = FavouritePage), (status = 400, body = super::docs::ErrorEnvelope), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = FavouritePage), (status = 400, body = super::error::ErrorEnvelope), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn list_favourites(
     auth: Auth<Read>,

@@ -22,7 +22,7 @@ pub fn router() -> Router<ApiContext> {
 
 /// Liveness and database reachability (no authentication).
 #[utoipa::path(get, path = "/health", tag = "health",
-    responses((status = 200, body = Health), (status = 500, body = super::docs::ErrorEnvelope)))]
+    responses((status = 200, body = Health), (status = 500, body = super::error::ErrorEnvelope)))]
 pub async fn health(State(ctx): State<ApiContext>) -> Result<Json<Health>> {
     sqlx::query("SELECT 1").execute(ctx.pool()).await.map_err(Error::from)?;
     let chain = ctx.chain().await;

@@ -11,12 +11,13 @@ use sqlx::{Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use emledger_operations::wallet::wallet_facts;
+
 use super::{
     auth::{Auth, Read},
     extract::{path_uuid, Path, Query},
     movements::enum_filter,
     paging::{PageLinks, PageMeta, PageRequest, SortField},
-    wallets::wallet_facts,
     ApiContext, Error, Link, Result,
 };
 
@@ -143,7 +144,7 @@ pub fn router() -> Router<ApiContext> {
 /// Get one hold of a wallet (as payer or payee).
 #[utoipa::path(get, path = "/api/v1/public/wallets/{walletId}/holds/{holdId}", tag = "holds",
     params(("walletId" = Uuid, Path), ("holdId" = Uuid, Path)),
-    responses((status = 200, body = HoldView), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = HoldView), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn get_hold(
     auth: Auth<Read>,
@@ -203,7 +204,7 @@ const HOLD_SORT: &[SortField] = &[
     params(("walletId" = Uuid, Path), ("status" = Option<String>, Query, description = "hold status; repeatable or comma-separated"),
         ("page" = Option<u32>, Query), ("size" = Option<u32>, Query),
         ("sort" = Option<Vec<String>>, Query, description = "createdAt, updatedAt, expiration, heldValue, status")),
-    responses((status = 200, body = HoldPage), (status = 400, body = super::docs::ErrorEnvelope), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = HoldPage), (status = 400, body = super::error::ErrorEnvelope), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn list_holds(
     auth: Auth<Read>,

@@ -1,39 +1,32 @@
-//! Idempotent creation (seeds 002, DESIGN "operation pipeline" step 4): an
-//! `Idempotency-Key` header or `idempotencyKey` body field. Same key + same request
-//! → the stored response again, with `Idempotency-Replayed: true`; same key +
-//! different request → 422 `idempotency_key_reused`. The record is claimed in the
-//! same transaction as the creation, so a concurrent duplicate blocks on it and
-//! then replays; a 4xx refusal is remembered too.
+//! The one request path of every creating POST (money commands, users, wallets,
+//! schedules): claim the `Idempotency-Key` (header, or the body's
+//! `idempotencyKey`; both must agree) → run the step inside the same Postgres
+//! transaction → store its answer for the key → commit → wake the submitter when
+//! operations were stored. Same key + same request → the stored answer again with
+//! `Idempotency-Replayed: true`; same key + different request → 422
+//! `idempotency_key_reused`; key still in flight → 409 `idempotency_in_flight`; a
+//! 4xx refusal is remembered for the key. The rules live in
+//! [`emledger_operations::idempotency`].
+
+use std::future::Future;
 
 use axum::{
     http::{HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
+use emledger_operations::{
+    idempotency::{self as rules, Begin, Stored},
+    Command,
+};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
     error::{Error, Location, Result},
     ApiContext,
 };
-
-/// A claimed key.
-pub struct Claim {
-    key: String,
-    endpoint: String,
-    hash: Vec<u8>,
-}
-
-/// What to do after trying to claim a key.
-pub enum Begin {
-    /// Go on (with the claim to complete, when a key was given).
-    Proceed(Option<Claim>),
-    /// The stored response for this key.
-    Replay(Response),
-}
 
 /// The request's key: the header, or the body field; both must agree when both given.
 pub fn key(headers: &HeaderMap, body_key: Option<&str>) -> Result<Option<String>> {
@@ -69,150 +62,81 @@ fn bad_key(field: &str) -> Error {
     }
 }
 
-fn canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<_> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                canonical(&m[k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
-pub(crate) fn request_hash(endpoint: &str, raw_body: &[u8]) -> Vec<u8> {
-    let mut text = String::new();
-    match serde_json::from_slice::<Value>(raw_body) {
-        Ok(v) => canonical(&v, &mut text),
-        Err(_) => text = String::from_utf8_lossy(raw_body).into_owned(),
-    }
-    let mut h = Sha256::new();
-    h.update(endpoint.as_bytes());
-    h.update([0]);
-    h.update(text.as_bytes());
-    h.finalize().to_vec()
-}
-
-#[derive(sqlx::FromRow)]
-struct Record {
-    request_hash: Vec<u8>,
-    status_code: Option<i16>,
-    response: Option<Value>,
-}
-
-pub(crate) fn replayed(status: StatusCode, body: Value) -> Response {
+/// An answer sent again for a key (or a reference) seen before.
+pub fn replayed(status: StatusCode, body: Value) -> Response {
     let mut res = (status, Json(body)).into_response();
     res.headers_mut().insert("idempotency-replayed", HeaderValue::from_static("true"));
     res
 }
 
-/// Claims `key` inside `tx`, or finds the response stored for it.
-pub async fn begin(
-    tx: &mut PgConnection,
-    client_id: Uuid,
-    key: Option<String>,
-    endpoint: &str,
-    raw_body: &[u8],
-) -> Result<Begin> {
-    let Some(key) = key else { return Ok(Begin::Proceed(None)) };
-    let hash = request_hash(endpoint, raw_body);
-    // The key is "in flight" while another transaction holds this lock: answer
-    // 409 at once rather than queue behind it (the lock ends with that transaction).
-    let (free,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock(hashtextextended($1 || '/' || $2, 7))")
-        .bind(client_id.to_string())
-        .bind(&key)
-        .fetch_one(&mut *tx)
-        .await?;
-    if !free {
-        return Err(Error::conflict("idempotency_in_flight", "a request with this Idempotency-Key is still being processed"));
-    }
-    let claimed = sqlx::query(
-        "INSERT INTO api_idempotency (client_id, key, endpoint, request_hash) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-    )
-    .bind(client_id)
-    .bind(&key)
-    .bind(endpoint)
-    .bind(&hash)
-    .execute(&mut *tx)
-    .await?;
-    if claimed.rows_affected() == 1 {
-        return Ok(Begin::Proceed(Some(Claim { key, endpoint: endpoint.to_owned(), hash })));
-    }
-    let rec: Record = sqlx::query_as("SELECT request_hash, status_code, response FROM api_idempotency WHERE client_id = $1 AND key = $2")
-        .bind(client_id)
-        .bind(&key)
-        .fetch_one(&mut *tx)
-        .await?;
-    if rec.request_hash != hash {
-        return Err(Error::IdempotencyKeyReused);
-    }
-    match (rec.status_code, rec.response) {
-        (Some(code), Some(body)) => {
-            let status = StatusCode::from_u16(code as u16).unwrap_or(StatusCode::OK);
-            Ok(Begin::Replay(replayed(status, body)))
-        }
-        _ => Err(Error::conflict("idempotency_in_flight", "a request with this Idempotency-Key is still being processed")),
+/// What an idempotent POST does inside its transaction: returns the status and
+/// body to answer (and to store for the key).
+pub trait Step: Send {
+    /// True when the step stored operations for the submitter.
+    const STORES_OPERATIONS: bool;
+
+    fn run(self, ctx: &ApiContext, conn: &mut PgConnection, client_id: Uuid) -> impl Future<Output = Result<(StatusCode, Value)>> + Send;
+}
+
+/// How the API answers an accepted command: the status and the JSON body,
+/// read inside the command's transaction when it needs more than the output.
+pub trait Render: Send + Sized {
+    fn render(self, ctx: &ApiContext, conn: &mut PgConnection) -> impl Future<Output = Result<(StatusCode, Value)>> + Send;
+}
+
+/// A domain command as a [`Step`]: execute, then render.
+pub struct Run<C>(pub C);
+
+impl<C> Step for Run<C>
+where
+    C: Command,
+    C::Output: Render,
+{
+    const STORES_OPERATIONS: bool = C::STORES_OPERATIONS;
+
+    async fn run(self, ctx: &ApiContext, conn: &mut PgConnection, client_id: Uuid) -> Result<(StatusCode, Value)> {
+        let output = self.0.execute(ctx.platform(), &mut *conn, client_id).await?;
+        output.render(ctx, conn).await
     }
 }
 
-/// Completes the request: commits the creation with its stored response, or
-/// rolls it back and remembers a 4xx refusal for the key.
-pub async fn finish(
-    ctx: &ApiContext,
-    client_id: Uuid,
-    mut tx: Transaction<'static, Postgres>,
-    claim: Option<Claim>,
-    outcome: Result<(StatusCode, Value)>,
-) -> Result<Response> {
-    match outcome {
+/// Where a request is going: the caller, its key and the request's fingerprint.
+pub struct Request<'a> {
+    pub client_id: Uuid,
+    pub key: Option<String>,
+    /// `METHOD /path` with the path's ids filled in.
+    pub endpoint: String,
+    pub raw_body: &'a [u8],
+}
+
+/// Runs `step` as an idempotent request (see the module docs).
+pub async fn run<S: Step>(ctx: &ApiContext, req: Request<'_>, step: S) -> Result<Response> {
+    let client_id = req.client_id;
+    let mut tx = ctx.pool().begin().await?;
+    let claim = match rules::begin(&mut tx, client_id, req.key, &req.endpoint, req.raw_body).await? {
+        Begin::Replay(stored) => {
+            let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+            return Ok(replayed(status, stored.body));
+        }
+        Begin::Proceed(claim) => claim,
+    };
+    match step.run(ctx, &mut tx, client_id).await {
         Ok((status, body)) => {
+            let answer = Stored { status: status.as_u16(), body };
             if let Some(c) = &claim {
-                sqlx::query("UPDATE api_idempotency SET status_code = $3, response = $4 WHERE client_id = $1 AND key = $2")
-                    .bind(client_id)
-                    .bind(&c.key)
-                    .bind(status.as_u16() as i16)
-                    .bind(&body)
-                    .execute(&mut *tx)
-                    .await?;
+                rules::complete(&mut tx, client_id, c, &answer).await?;
             }
             tx.commit().await?;
-            Ok((status, Json(body)).into_response())
+            if S::STORES_OPERATIONS {
+                ctx.platform().stored();
+            }
+            Ok((status, Json(answer.body)).into_response())
         }
         Err(e) => {
             tx.rollback().await?;
             if let (Some(c), true) = (&claim, e.status().is_client_error()) {
-                // the refusal is the answer for this key from now on
-                sqlx::query(
-                    "INSERT INTO api_idempotency (client_id, key, endpoint, request_hash, status_code, response) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                )
-                .bind(client_id)
-                .bind(&c.key)
-                .bind(&c.endpoint)
-                .bind(&c.hash)
-                .bind(e.status().as_u16() as i16)
-                .bind(e.envelope())
-                .execute(ctx.pool())
-                .await?;
+                let answer = Stored { status: e.status().as_u16(), body: e.envelope() };
+                rules::remember_refusal(ctx.pool(), client_id, c, &answer).await?;
             }
             Err(e)
         }

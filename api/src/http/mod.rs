@@ -14,6 +14,7 @@ pub mod health;
 pub mod hold_ops;
 pub mod holds;
 pub mod idempotency;
+pub mod metrics;
 pub mod money;
 pub mod movements;
 pub mod operations;
@@ -23,10 +24,7 @@ pub mod transfers;
 pub mod users;
 pub mod wallets;
 
-use std::{
-    sync::{Arc, Mutex, RwLock},
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
 use axum::{
     extract::DefaultBodyLimit,
@@ -45,49 +43,23 @@ use tower_http::{
 use crate::ApiConfig;
 pub use error::{Error, Result};
 
-/// What the indexer told us about the token (the `chain_cursor` row).
-#[derive(Debug, Clone)]
-pub struct ChainInfo {
-    /// Token decimals: minor units are divided by 10^decimals on the wire.
-    pub decimals: u32,
-    /// (chain id, contract) of the followed token, when known.
-    pub token: Option<(i64, String)>,
-}
+pub use emledger_operations::ChainInfo;
+use emledger_operations::Platform;
 
 struct Inner {
-    pool: PgPool,
+    platform: Platform,
     config: ApiConfig,
     jwt_key: Vec<u8>,
-    chain: RwLock<ChainInfo>,
-    last_chain_probe: Mutex<Option<Instant>>,
-    /// The platform's address (minter, operator, notary), when a key is configured.
-    platform: Option<alloy::primitives::Address>,
-    /// Wakes the in-process submitter when an operation was stored.
-    wake: Arc<tokio::sync::Notify>,
 }
 
-/// State shared by every handler.
+/// State shared by every handler: the money domain's [`Platform`] plus what
+/// only the transport needs (its config, the bearer-token key).
 #[derive(Clone)]
 pub struct ApiContext(Arc<Inner>);
 
-#[derive(sqlx::FromRow)]
-struct CursorRow {
-    chain_id: i64,
-    contract: String,
-    decimals: i16,
-}
-
-async fn read_cursor(pool: &PgPool) -> anyhow::Result<Option<ChainInfo>> {
-    let row: Option<CursorRow> =
-        sqlx::query_as("SELECT chain_id, contract, decimals FROM chain_cursor ORDER BY updated_at DESC LIMIT 1")
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map(|r| ChainInfo { decimals: r.decimals.clamp(0, 28) as u32, token: Some((r.chain_id, r.contract.to_ascii_lowercase())) }))
-}
-
 impl ApiContext {
-    /// Reads the token's decimals from the `chain_cursor` row (falling back to 2,
-    /// with a warning, until the indexer has written one) and prepares the signing key.
+    /// Prepares the domain (token facts from `chain_cursor`, the platform's
+    /// address from its key) and the bearer-token key.
     pub async fn new(config: ApiConfig, pool: PgPool) -> anyhow::Result<Self> {
         let jwt_key = match config.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
             Some(s) => s.as_bytes().to_vec(),
@@ -101,44 +73,26 @@ impl ApiContext {
                 k
             }
         };
-        let chain = match read_cursor(&pool).await? {
-            Some(c) => c,
-            None => {
-                tracing::warn!("no chain_cursor row yet: assuming 2 token decimals until the indexer writes one");
-                ChainInfo { decimals: 2, token: None }
-            }
-        };
-        let platform = match config.platform_key.as_deref().filter(|k| !k.trim().is_empty()) {
-            Some(k) => Some(crate::submitter::parse_key(k)?.address()),
+        let signer = match config.platform_key.as_deref().filter(|k| !k.trim().is_empty()) {
+            Some(k) => Some(emledger_operations::submitter::parse_key(k)?.address()),
             None => None,
         };
-        Ok(Self(Arc::new(Inner {
-            pool,
-            config,
-            jwt_key,
-            chain: RwLock::new(chain),
-            last_chain_probe: Mutex::new(Some(Instant::now())),
-            platform,
-            wake: Arc::new(tokio::sync::Notify::new()),
-        })))
+        let platform = Platform::new(pool, config.dlt_network.clone(), signer, config.clock.clone()).await?;
+        Ok(Self(Arc::new(Inner { platform, config, jwt_key })))
+    }
+
+    /// The money domain.
+    pub fn platform(&self) -> &Platform {
+        &self.0.platform
     }
 
     /// The platform's address, when this process has the platform key.
     pub fn platform_address(&self) -> Option<alloy::primitives::Address> {
-        self.0.platform
-    }
-
-    /// Tells the in-process submitter that operations are waiting.
-    pub fn wake_submitter(&self) {
-        self.0.wake.notify_one();
-    }
-
-    pub(crate) fn wake_handle(&self) -> Arc<tokio::sync::Notify> {
-        self.0.wake.clone()
+        self.0.platform.signer_address()
     }
 
     pub fn pool(&self) -> &PgPool {
-        &self.0.pool
+        self.0.platform.pool()
     }
 
     pub fn config(&self) -> &ApiConfig {
@@ -149,29 +103,9 @@ impl ApiContext {
         &self.0.jwt_key
     }
 
-    /// The token facts; re-reads the cursor (at most every 5 s) while none was found.
+    /// The token facts (see [`Platform::chain`]).
     pub async fn chain(&self) -> ChainInfo {
-        let current = self.0.chain.read().map(|c| c.clone()).unwrap_or(ChainInfo { decimals: 2, token: None });
-        if current.token.is_some() {
-            return current;
-        }
-        let due = {
-            let mut last = self.0.last_chain_probe.lock().unwrap_or_else(|p| p.into_inner());
-            let due = last.is_none_or(|t| t.elapsed() > Duration::from_secs(5));
-            if due {
-                *last = Some(Instant::now());
-            }
-            due
-        };
-        if due {
-            if let Ok(Some(found)) = read_cursor(self.pool()).await {
-                if let Ok(mut w) = self.0.chain.write() {
-                    *w = found.clone();
-                }
-                return found;
-            }
-        }
-        current
+        self.0.platform.chain().await
     }
 
     /// A link: the public URL (when configured) and a root-relative path.
@@ -209,6 +143,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// The whole API as an axum router.
 pub fn router(ctx: ApiContext) -> Router {
+    emledger_ledger::metrics::install();
     let max_body = ctx.config().max_body_bytes;
     let api = Router::new()
         .merge(health::router())
@@ -225,6 +160,8 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(cashouts::router())
         .merge(operations::router())
         .merge(scheduled::router())
+        .merge(metrics::router())
+        .route_layer(axum::middleware::from_fn(metrics::record))
         .with_state(ctx);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

@@ -13,14 +13,15 @@ use sqlx::{Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use emledger_operations::wallet::{wallet_facts, WalletFacts};
+
 use super::{
     auth::{Auth, Read},
     extract::{path_uuid, Path, Query},
     paging::{PageLinks, PageMeta, PageRequest, SortField},
-    wallets::{wallet_facts, WalletFacts},
     ApiContext, Error, Link, Result,
 };
-use crate::validate;
+use emledger_operations::validate;
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -151,7 +152,7 @@ pub fn router() -> Router<ApiContext> {
 /// Get one movement of a wallet.
 #[utoipa::path(get, path = "/api/v1/public/wallets/{walletId}/movements/{movementId}", tag = "movements",
     params(("walletId" = Uuid, Path), ("movementId" = Uuid, Path)),
-    responses((status = 200, body = MovementView), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = MovementView), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn get_movement(
     auth: Auth<Read>,
@@ -216,7 +217,7 @@ pub fn enum_filter(q: &Query, name: &str, allowed: &[&str]) -> Result<Vec<String
         ("type" = Option<String>, Query, description = "movement type; repeatable or comma-separated"),
         ("page" = Option<u32>, Query), ("size" = Option<u32>, Query),
         ("sort" = Option<Vec<String>>, Query, description = "createdAt, updatedAt, amount, type, status; ties broken by id")),
-    responses((status = 200, body = MovementPage), (status = 400, body = super::docs::ErrorEnvelope), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = MovementPage), (status = 400, body = super::error::ErrorEnvelope), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn list_movements(
     auth: Auth<Read>,

@@ -44,7 +44,7 @@ pub fn router() -> Router<ApiContext> {
 /// Get an operation of the tenant.
 #[utoipa::path(get, path = "/api/v1/public/operations/{operationId}", tag = "money",
     params(("operationId" = Uuid, Path)),
-    responses((status = 200, body = OperationView), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = OperationView), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn get_operation(auth: Auth<Read>, State(ctx): State<ApiContext>, Path(id): Path<String>) -> Result<Json<OperationView>> {
     let id = path_uuid("operationId", &id)?;

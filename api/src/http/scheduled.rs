@@ -1,24 +1,10 @@
 //! Scheduled operations of a wallet (seed 003, issue 7):
 //! `POST/GET /api/v1/public/wallets/{walletId}/scheduled-operations`,
 //! `GET/DELETE .../scheduled-operations/{scheduledOperationId}` and
-//! `GET .../scheduled-operations/{scheduledOperationId}/executions`.
-//!
-//! A schedule pays `amount` from the wallet to its receiver — another wallet of the
-//! tenant (`IOCASH_WALLET`: a transfer), a favourite external account or an IBAN (a
-//! cash-out) — on the calendar of [`crate::scheduler::calendar`] (rules documented
-//! there). The [worker](crate::scheduler) runs each occurrence once through the
-//! operation pipeline; every movement it produces carries `scheduledOperationId`.
-//!
-//! Status: ACTIVE → COMPLETED (the duration is used up) or DELETED (by the caller;
-//! the wallet must be READY and the schedule ACTIVE, else 409 `wallet_not_ready` /
-//! `scheduled_operation_not_active`). Aliases are unique per wallet among schedules
-//! not deleted (409 `duplicate_alias`).
-//!
-//! Input: `startDate` is RFC 3339 with an offset (also the seed's `+02` and
-//! `+0000`), after now; `timeZone` an IANA name (default `UTC`); `duration.value` a
-//! positive integer (string or number) for NUMBER_OF_REPETITIONS, a `yyyy-MM-dd`
-//! date (a time part is ignored) not before the start's local date for END_DATE;
-//! `duration` is ignored for ONCE and defaults to ENDLESS otherwise.
+//! `GET .../scheduled-operations/{scheduledOperationId}/executions`. Creating and
+//! deleting run [`emledger_operations::schedule`] (rules and input formats are
+//! documented there); the [worker](emledger_operations::scheduler) runs each
+//! occurrence once; every movement it produces carries `scheduledOperationId`.
 
 use axum::{
     extract::State,
@@ -34,30 +20,27 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{
-    auth::{Auth, Read, Write},
-    cashouts,
-    error::unique_violation,
-    extract::{self, path_uuid, Path, Query},
-    idempotency::{self, Begin},
-    money,
-    paging::{PageLinks, PageMeta, PageRequest, SortField},
-    wallets::{text, wallet_facts},
-    ApiContext, Error, Link, Result,
-};
-use crate::{
+use emledger_operations::{
+    schedule::{self, fetch, CreateSchedule, ScheduleStored},
     scheduler::{
-        self,
-        calendar::{Duration, Frequency, Schedule},
+        calendar::{Duration, Frequency},
         ScheduleRow, SCHEDULE_COLUMNS,
     },
-    validate,
+    wallet::wallet_facts,
+};
+
+use super::{
+    auth::{Auth, Read, Write},
+    extract::{self, path_uuid, Path, Query},
+    idempotency::{self, Render, Request, Run},
+    money,
+    paging::{PageLinks, PageMeta, PageRequest, SortField},
+    ApiContext, Error, Link, Result,
 };
 
 /// Most future executions shown by the executions endpoint.
 pub const SCHEDULED_EXECUTIONS: usize = 10;
 
-const RECEIVER_TYPES: [&str; 3] = ["IOCASH_WALLET", "FAVOURITE_EXTERNAL_BANK_ACCOUNT", "EXTERNAL_BANK_ACCOUNT"];
 
 /// Who receives the money.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -249,74 +232,6 @@ fn base_path(wallet_id: Uuid) -> String {
     format!("/api/v1/public/wallets/{wallet_id}/scheduled-operations")
 }
 
-/// An instant: RFC 3339 with an offset, also `+02`, `+0200` and fractional seconds.
-pub fn parse_instant(field: &str, text: &str) -> Result<DateTime<Utc>> {
-    let t = text.trim();
-    let bad = || Error::invalid(field, "must be a date-time with an offset, e.g. 2030-04-23T00:00:00.000+02:00");
-    if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Ok(d.with_timezone(&Utc));
-    }
-    // the seed's short offsets: "+02" → "+0200"
-    let tail = t.len().saturating_sub(3);
-    let fixed = match t.get(tail..) {
-        Some(off) if (off.starts_with('+') || off.starts_with('-')) && off[1..].bytes().all(|b| b.is_ascii_digit()) => format!("{t}00"),
-        _ => t.to_owned(),
-    };
-    DateTime::parse_from_str(&fixed, "%Y-%m-%dT%H:%M:%S%.f%z").map(|d| d.with_timezone(&Utc)).map_err(|_| bad())
-}
-
-fn parse_duration(d: Option<DurationIn>, frequency: Frequency) -> Result<Duration> {
-    let Some(d) = d else { return Ok(Duration::Endless) };
-    if frequency == Frequency::Once {
-        return Ok(Duration::Endless);
-    }
-    let value = match &d.value {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.trim().to_owned()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(_) => return Err(Error::invalid("schedule.duration.value", "must be a string or a number")),
-    };
-    match d.duration_type.as_str() {
-        "ENDLESS" => Ok(Duration::Endless),
-        "NUMBER_OF_REPETITIONS" => {
-            let v = value.ok_or_else(|| Error::invalid("schedule.duration.value", "the number of repetitions is required"))?;
-            match v.parse::<u32>() {
-                Ok(k) if (1..=100_000).contains(&k) => Ok(Duration::Repetitions(k)),
-                _ => Err(Error::invalid("schedule.duration.value", "must be a positive integer (at most 100000)")),
-            }
-        }
-        "END_DATE" => {
-            let v = value.ok_or_else(|| Error::invalid("schedule.duration.value", "the end date (yyyy-MM-dd) is required"))?;
-            let date = v.get(..10).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-            date.map(Duration::EndDate).ok_or_else(|| Error::invalid("schedule.duration.value", "must be a date yyyy-MM-dd"))
-        }
-        _ => Err(Error::invalid("schedule.duration.type", "must be ENDLESS, NUMBER_OF_REPETITIONS or END_DATE")),
-    }
-}
-
-/// The calendar of a request, validated against `now`.
-fn parse_schedule(s: &ScheduleIn, now: DateTime<Utc>) -> Result<Schedule> {
-    let frequency = Frequency::parse(s.frequency.trim())
-        .ok_or_else(|| Error::invalid("schedule.frequency", "must be ONCE, DAILY, WEEKLY, MONTHLY or YEARLY"))?;
-    let start = parse_instant("schedule.startDate", &s.start_date)?;
-    if start <= now {
-        return Err(Error::invalid("schedule.startDate", "must be in the future"));
-    }
-    let tz = s.time_zone.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or("UTC");
-    let duration = parse_duration(s.duration.as_ref().map(|d| DurationIn { duration_type: d.duration_type.clone(), value: d.value.clone() }), frequency)?;
-    let schedule = Schedule::new(start, tz, frequency, duration)
-        .ok_or_else(|| Error::invalid("schedule.timeZone", "must be an IANA time zone, e.g. Europe/Madrid"))?;
-    if let Duration::EndDate(end) = schedule.duration {
-        if end < schedule.local_start().date() {
-            return Err(Error::invalid("schedule.duration.value", "the end date must not be before the start date"));
-        }
-        if end > schedule.local_start().date() + chrono::Duration::days(366 * 100) {
-            return Err(Error::invalid("schedule.duration.value", "the end date must be within 100 years of the start date"));
-        }
-    }
-    Ok(schedule)
-}
-
 fn view(ctx: &ApiContext, row: ScheduleRow, decimals: u32) -> Result<ScheduledView> {
     let schedule = row.schedule().map_err(Error::Internal)?;
     let minor: u128 = row.amount.parse().map_err(|_| Error::Internal(anyhow::anyhow!("bad stored amount")))?;
@@ -354,27 +269,14 @@ fn view(ctx: &ApiContext, row: ScheduleRow, decimals: u32) -> Result<ScheduledVi
     })
 }
 
-async fn fetch(conn: &mut PgConnection, client_id: Uuid, wallet_id: Uuid, id: Uuid, lock: bool) -> Result<ScheduleRow> {
-    sqlx::query_as(&format!(
-        "SELECT {SCHEDULE_COLUMNS} FROM scheduled_operations WHERE id = $1 AND wallet_id = $2 AND client_id = $3{}",
-        if lock { " FOR UPDATE" } else { "" }
-    ))
-    .bind(id)
-    .bind(wallet_id)
-    .bind(client_id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or(Error::NotFound("scheduled operation"))
-}
-
 /// Schedule a recurring (or one-off) payment from the wallet.
 #[utoipa::path(post, path = "/api/v1/public/wallets/{walletId}/scheduled-operations", tag = "scheduled operations",
     request_body = CreateScheduled,
     params(("walletId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = ScheduledView), (status = 400, body = super::docs::ErrorEnvelope),
-        (status = 404, description = "wallet, or the receiver wallet / favourite, unknown", body = super::docs::ErrorEnvelope),
-        (status = 409, description = "`duplicate_alias`, `wallet_not_ready`, `favourite_deleted`", body = super::docs::ErrorEnvelope),
-        (status = 503, description = "`chain_not_ready`", body = super::docs::ErrorEnvelope)),
+    responses((status = 201, body = ScheduledView), (status = 400, body = super::error::ErrorEnvelope),
+        (status = 404, description = "wallet, or the receiver wallet / favourite, unknown", body = super::error::ErrorEnvelope),
+        (status = 409, description = "`duplicate_alias`, `wallet_not_ready`, `favourite_deleted`", body = super::error::ErrorEnvelope),
+        (status = 503, description = "`chain_not_ready`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn create_scheduled(
     auth: Auth<Write>,
@@ -384,86 +286,32 @@ pub async fn create_scheduled(
     body: extract::Json<CreateScheduled>,
 ) -> Result<Response> {
     let wallet_id = path_uuid("walletId", &wallet_id)?;
-    let key = idempotency::key(&headers, body.value.idempotency_key.as_deref())?;
-    let endpoint = format!("POST {}", base_path(wallet_id));
-    let mut tx = ctx.pool().begin().await?;
-    let claim = match idempotency::begin(&mut tx, auth.client_id, key, &endpoint, &body.raw).await? {
-        Begin::Replay(r) => return Ok(r),
-        Begin::Proceed(c) => c,
+    let b = body.value;
+    let req = Request {
+        client_id: auth.client_id,
+        key: idempotency::key(&headers, b.idempotency_key.as_deref())?,
+        endpoint: format!("POST {}", base_path(wallet_id)),
+        raw_body: &body.raw,
     };
-    let outcome = store(&mut tx, &ctx, auth.client_id, wallet_id, body.value).await;
-    idempotency::finish(&ctx, auth.client_id, tx, claim, outcome).await
+    let command = CreateSchedule {
+        wallet_id,
+        alias: b.alias,
+        concept: b.concept,
+        amount: b.amount,
+        receiver_type: b.receiver.receiver_type,
+        receiver_account: b.receiver.account,
+        start_date: b.schedule.start_date,
+        frequency: b.schedule.frequency,
+        duration: b.schedule.duration.map(|d| (d.duration_type, d.value)),
+        time_zone: b.schedule.time_zone,
+    };
+    idempotency::run(&ctx, req, Run(command)).await
 }
 
-async fn store(conn: &mut PgConnection, ctx: &ApiContext, client_id: Uuid, wallet_id: Uuid, b: CreateScheduled) -> Result<(StatusCode, Value)> {
-    let now = scheduler::clock(ctx).now();
-    let alias = text("alias", Some(b.alias), 100)?.unwrap_or_default();
-    let concept = money::concept(b.concept)?.unwrap_or_else(|| format!("Scheduled operation {alias}"));
-    let token = money::token(ctx).await?;
-    let amount = money::amount("amount", &b.amount, token.decimals)?;
-    let schedule = parse_schedule(&b.schedule, now)?;
-    let wallet = wallet_facts(conn, client_id, wallet_id, false).await?;
-    money::require_ready(&wallet, "")?;
-    let receiver_type = b.receiver.receiver_type.trim().to_owned();
-    let account = b.receiver.account.trim();
-    let account = match receiver_type.as_str() {
-        "IOCASH_WALLET" => {
-            let target = Uuid::parse_str(account).map_err(|_| Error::invalid("receiver.account", "must be a wallet id (UUID)"))?;
-            if target == wallet_id {
-                return Err(Error::invalid("receiver.account", "must differ from the paying wallet"));
-            }
-            wallet_facts(conn, client_id, target, false)
-                .await
-                .map_err(|_| Error::ReferenceNotFound { resource: "wallet", field: "receiver.account" })?;
-            target.to_string()
-        }
-        "FAVOURITE_EXTERNAL_BANK_ACCOUNT" => {
-            let fav = Uuid::parse_str(account)
-                .map_err(|_| Error::invalid("receiver.account", "must be a favourite external account id (UUID)"))?;
-            cashouts::favourite(conn, client_id, wallet_id, fav, "receiver.account").await?;
-            fav.to_string()
-        }
-        "EXTERNAL_BANK_ACCOUNT" => validate::iban(account).map_err(|r| Error::invalid("receiver.account", r))?,
-        _ => return Err(Error::invalid("receiver.type", format!("must be one of {}", RECEIVER_TYPES.join(", ")))),
-    };
-    let (end_date, repetitions) = match schedule.duration {
-        Duration::EndDate(d) => (Some(d), None),
-        Duration::Repetitions(k) => (None, Some(k as i32)),
-        Duration::Endless => (None, None),
-    };
-    let duration_type = if schedule.frequency == Frequency::Once { "ENDLESS" } else { schedule.duration.type_str() };
-    let id = Uuid::now_v7();
-    let inserted = sqlx::query(
-        "INSERT INTO scheduled_operations (id, client_id, wallet_id, alias, concept, amount, receiver_type, receiver_account,
-                                           start_date, time_zone, frequency, duration_type, end_date, repetitions, next_index, next_date)
-         VALUES ($1, $2, $3, $4, $5, $6::numeric, $7, $8, $9, $10, $11, $12, $13, $14, 0, $9)",
-    )
-    .bind(id)
-    .bind(client_id)
-    .bind(wallet_id)
-    .bind(&alias)
-    .bind(&concept)
-    .bind(amount.minor().to_string())
-    .bind(&receiver_type)
-    .bind(&account)
-    .bind(schedule.start)
-    .bind(schedule.tz.name())
-    .bind(schedule.frequency.as_str())
-    .bind(duration_type)
-    .bind(end_date)
-    .bind(repetitions)
-    .execute(&mut *conn)
-    .await;
-    if let Err(e) = inserted {
-        return Err(match unique_violation(&e) {
-            Some(c) if c == "scheduled_operations_alias" => {
-                Error::conflict("duplicate_alias", "this wallet already has a scheduled operation with this alias")
-            }
-            _ => e.into(),
-        });
+impl Render for ScheduleStored {
+    async fn render(self, ctx: &ApiContext, _: &mut PgConnection) -> Result<(StatusCode, Value)> {
+        Ok((StatusCode::CREATED, money::to_value(&view(ctx, self.row, self.decimals)?)?))
     }
-    let row = fetch(conn, client_id, wallet_id, id, false).await?;
-    Ok((StatusCode::CREATED, money::to_value(&view(ctx, row, token.decimals)?)?))
 }
 
 async fn decimals(ctx: &ApiContext) -> u32 {
@@ -473,7 +321,7 @@ async fn decimals(ctx: &ApiContext) -> u32 {
 /// Get a scheduled operation of the wallet.
 #[utoipa::path(get, path = "/api/v1/public/wallets/{walletId}/scheduled-operations/{scheduledOperationId}", tag = "scheduled operations",
     params(("walletId" = Uuid, Path), ("scheduledOperationId" = Uuid, Path)),
-    responses((status = 200, body = ScheduledView), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = ScheduledView), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn get_scheduled(
     auth: Auth<Read>,
@@ -494,7 +342,7 @@ const SORTS: &[SortField] = &[("createdAt", "created_at"), ("alias", "alias"), (
     params(("walletId" = Uuid, Path), ("page" = Option<u32>, Query), ("size" = Option<u32>, Query),
         ("sort" = Option<String>, Query, description = "createdAt, alias, nextDate, startDate; ,asc|,desc"),
         ("status" = Option<String>, Query, description = "ACTIVE, COMPLETED or DELETED")),
-    responses((status = 200, body = ScheduledPage), (status = 400, body = super::docs::ErrorEnvelope), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = ScheduledPage), (status = 400, body = super::error::ErrorEnvelope), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn list_scheduled(
     auth: Auth<Read>,
@@ -535,8 +383,8 @@ pub async fn list_scheduled(
 /// Delete a scheduled operation: status DELETED, its future executions cancelled.
 #[utoipa::path(delete, path = "/api/v1/public/wallets/{walletId}/scheduled-operations/{scheduledOperationId}", tag = "scheduled operations",
     params(("walletId" = Uuid, Path), ("scheduledOperationId" = Uuid, Path)),
-    responses((status = 200, body = ScheduledView), (status = 404, body = super::docs::ErrorEnvelope),
-        (status = 409, description = "`wallet_not_ready`, `scheduled_operation_not_active`", body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = ScheduledView), (status = 404, body = super::error::ErrorEnvelope),
+        (status = 409, description = "`wallet_not_ready`, `scheduled_operation_not_active`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn delete_scheduled(
     auth: Auth<Write>,
@@ -545,20 +393,7 @@ pub async fn delete_scheduled(
 ) -> Result<Json<ScheduledView>> {
     let wallet_id = path_uuid("walletId", &wallet_id)?;
     let id = path_uuid("scheduledOperationId", &id)?;
-    let mut tx = ctx.pool().begin().await?;
-    // the wallet is not locked: the worker locks schedule then wallet
-    let wallet = wallet_facts(&mut tx, auth.client_id, wallet_id, false).await?;
-    let row = fetch(&mut tx, auth.client_id, wallet_id, id, true).await?;
-    money::require_ready(&wallet, "")?;
-    if row.status != "ACTIVE" {
-        return Err(Error::conflict("scheduled_operation_not_active", format!("the scheduled operation is {}; only ACTIVE ones can be deleted", row.status)));
-    }
-    sqlx::query("UPDATE scheduled_operations SET status = 'DELETED', next_date = NULL, deleted_at = now(), updated_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let row = fetch(&mut tx, auth.client_id, wallet_id, id, false).await?;
-    tx.commit().await?;
+    let row = schedule::delete(ctx.platform(), auth.client_id, wallet_id, id).await?;
     Ok(Json(view(&ctx, row, decimals(&ctx).await)?))
 }
 
@@ -582,7 +417,7 @@ const EXECUTION_SORTS: &[SortField] = &[("date", "e.occurrence_at"), ("createdAt
     tag = "scheduled operations",
     params(("walletId" = Uuid, Path), ("scheduledOperationId" = Uuid, Path), ("page" = Option<u32>, Query), ("size" = Option<u32>, Query),
         ("sort" = Option<String>, Query, description = "date, createdAt; ,asc|,desc (default createdAt,desc)")),
-    responses((status = 200, body = ExecutionsPage), (status = 400, body = super::docs::ErrorEnvelope), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = ExecutionsPage), (status = 400, body = super::error::ErrorEnvelope), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn list_executions(
     auth: Auth<Read>,

@@ -1,8 +1,5 @@
-//! `POST /api/v1/public/wallets/{walletId}/transfer` (seed 003): the platform, as
-//! default operator, moves `amount` from the wallet to `targetWalletId` with
-//! `operatorTransfer`. Stores the operation and two PENDING movements
-//! (TRANSFER_OUT of the source, TRANSFER_IN of the target) and answers 202; the
-//! indexer turns them SUCCESS when the transfer is mined (ERROR on a revert).
+//! `POST /api/v1/public/wallets/{walletId}/transfer` (seed 003): parse, run
+//! [`emledger_operations::transfer::Transfer`], render 202 with its PENDING movements.
 
 use axum::{
     extract::State,
@@ -11,9 +8,7 @@ use axum::{
     routing::post,
     Router,
 };
-use alloy::sol_types::SolCall;
-use emledger_contracts::EmToken;
-use emledger_ledger::MovementType;
+use emledger_operations::transfer::{Transfer, TransferStored};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -23,10 +18,9 @@ use uuid::Uuid;
 use super::{
     auth::{Auth, Write},
     extract::{self, path_uuid, Path},
-    idempotency::{self, Begin},
-    money::{self, kind, AcceptedLinks, NewMovement, NewOperation, Party},
-    wallets::wallet_facts,
-    ApiContext, Error, Result,
+    idempotency::{self, Render, Request, Run},
+    money::{self, AcceptedLinks},
+    ApiContext, Result,
 };
 
 /// A transfer between two wallets of the tenant.
@@ -70,11 +64,11 @@ pub fn router() -> Router<ApiContext> {
 /// Transfer money to another wallet of the tenant. Idempotent with `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/public/wallets/{walletId}/transfer", tag = "money", request_body = TransferRequest,
     params(("walletId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 202, body = TransferAccepted), (status = 400, body = super::docs::ErrorEnvelope),
-        (status = 404, description = "wallet or targetWalletId unknown", body = super::docs::ErrorEnvelope),
-        (status = 409, description = "`wallet_not_ready`, `insufficient_funds`, `idempotency_in_flight`", body = super::docs::ErrorEnvelope),
-        (status = 422, description = "`idempotency_key_reused`", body = super::docs::ErrorEnvelope),
-        (status = 503, description = "`chain_not_ready`", body = super::docs::ErrorEnvelope)),
+    responses((status = 202, body = TransferAccepted), (status = 400, body = super::error::ErrorEnvelope),
+        (status = 404, description = "wallet or targetWalletId unknown", body = super::error::ErrorEnvelope),
+        (status = 409, description = "`wallet_not_ready`, `insufficient_funds`, `idempotency_in_flight`", body = super::error::ErrorEnvelope),
+        (status = 422, description = "`idempotency_key_reused`", body = super::error::ErrorEnvelope),
+        (status = 503, description = "`chain_not_ready`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn transfer(
     auth: Auth<Write>,
@@ -84,100 +78,30 @@ pub async fn transfer(
     body: extract::Json<TransferRequest>,
 ) -> Result<Response> {
     let wallet_id = path_uuid("walletId", &wallet_id)?;
-    let key = idempotency::key(&headers, body.value.idempotency_key.as_deref())?;
-    let endpoint = format!("POST /api/v1/public/wallets/{wallet_id}/transfer");
-    let mut tx = ctx.pool().begin().await?;
-    let claim = match idempotency::begin(&mut tx, auth.client_id, key, &endpoint, &body.raw).await? {
-        Begin::Replay(r) => return Ok(r),
-        Begin::Proceed(c) => c,
+    let b = body.value;
+    let req = Request {
+        client_id: auth.client_id,
+        key: idempotency::key(&headers, b.idempotency_key.as_deref())?,
+        endpoint: format!("POST /api/v1/public/wallets/{wallet_id}/transfer"),
+        raw_body: &body.raw,
     };
-    let outcome = store(&mut tx, &ctx, auth.client_id, wallet_id, body.value).await;
-    let res = idempotency::finish(&ctx, auth.client_id, tx, claim, outcome).await?;
-    money::stored(&ctx);
-    Ok(res)
+    let command = Transfer { wallet_id, target_wallet_id: b.target_wallet_id, amount: b.amount, concept: b.concept };
+    idempotency::run(&ctx, req, Run(command)).await
 }
 
-/// Stores a transfer (operation + PENDING TRANSFER_OUT/TRANSFER_IN) on `conn`; the
-/// caller owns the transaction. Shared by the endpoint and the scheduled-operations
-/// worker. The answer is the 202 body ([`TransferAccepted`]).
-pub(crate) async fn store(
-    conn: &mut PgConnection,
-    ctx: &ApiContext,
-    client_id: Uuid,
-    wallet_id: Uuid,
-    b: TransferRequest,
-) -> Result<(StatusCode, Value)> {
-    let token = money::token(ctx).await?;
-    let amount = money::amount("amount", &b.amount, token.decimals)?;
-    let concept = money::concept(b.concept)?;
-    if b.target_wallet_id == wallet_id {
-        return Err(Error::invalid("targetWalletId", "must differ from the source wallet"));
+impl Render for TransferStored {
+    async fn render(self, ctx: &ApiContext, _: &mut PgConnection) -> Result<(StatusCode, Value)> {
+        let body = TransferAccepted {
+            links: money::accepted_links(ctx, format!("/api/v1/public/wallets/{}/movements/{}", self.wallet_id, self.movement_id), self.operation_id),
+            api_operation_id: self.operation_id,
+            movement_id: self.movement_id,
+            target_movement_id: self.target_movement_id,
+            status: "PENDING".into(),
+            amount: self.amount,
+            concept: self.concept,
+            wallet_id: self.wallet_id,
+            target_wallet_id: self.target_wallet_id,
+        };
+        Ok((StatusCode::ACCEPTED, money::to_value(&body)?))
     }
-    let source = wallet_facts(conn, client_id, wallet_id, true).await?;
-    let target = wallet_facts(conn, client_id, b.target_wallet_id, false)
-        .await
-        .map_err(|_| Error::ReferenceNotFound { resource: "wallet", field: "targetWalletId" })?;
-    money::require_ready(&source, "source")?;
-    money::require_ready(&target, "target")?;
-    money::check_available(conn, &token, &source.dlt_address, amount).await?;
-
-    let op_id = Uuid::now_v7();
-    let chain_op = op_id.to_string();
-    let calldata = EmToken::operatorTransferCall {
-        operationId: chain_op.clone(),
-        from: money::addr(&source.dlt_address)?,
-        to: money::addr(&target.dlt_address)?,
-        value: amount.to_u256(),
-    }
-    .abi_encode();
-    money::insert_operation(
-        conn,
-        NewOperation {
-            id: op_id,
-            client_id,
-            kind: kind::TRANSFER,
-            chain_operation_id: chain_op.clone(),
-            token: &token,
-            calldata,
-            debit: Some((source.dlt_address.clone(), amount.minor())),
-            wallet_id: Some(wallet_id),
-            hold_id: None,
-            payout_id: None,
-        },
-    )
-    .await?;
-    let (out_id, in_id) = (Uuid::now_v7(), Uuid::now_v7());
-    for (id, kind, owner) in [(out_id, MovementType::TRANSFER_OUT, &source), (in_id, MovementType::TRANSFER_IN, &target)] {
-        money::insert_movement(
-            conn,
-            ctx,
-            &token,
-            NewMovement {
-                id,
-                client_id,
-                kind,
-                amount: amount.minor(),
-                concept: concept.clone(),
-                owner: Party::of(owner),
-                origin: Some(Party::of(&source)),
-                target: Some(Party::of(&target)),
-                operation_id: op_id,
-                chain_operation_id: chain_op.clone(),
-                hold_operation_id: None,
-            },
-        )
-        .await?;
-    }
-    let body = TransferAccepted {
-        links: money::accepted_links(ctx, format!("/api/v1/public/wallets/{wallet_id}/movements/{out_id}"), op_id),
-        api_operation_id: op_id,
-        movement_id: out_id,
-        target_movement_id: in_id,
-        status: "PENDING".into(),
-        amount: money::wire(amount.minor(), token.decimals),
-        concept,
-        wallet_id,
-        target_wallet_id: target.id,
-    };
-    Ok((StatusCode::ACCEPTED, money::to_value(&body)?))
 }

@@ -14,15 +14,19 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use emledger_operations::{
+    user::{CreateUser as CreateUserCommand, UserCreated},
+    validate,
+    wallet::text,
+};
+use serde_json::Value;
+
 use super::{
     auth::{Admin, Auth, Read, Write},
-    error::unique_violation,
     extract::{self, path_uuid, Path},
-    idempotency::{self, Begin},
-    wallets::{self, duplicate_external_id, text, NewWallet},
+    idempotency::{self, Render, Request, Run},
     ApiContext, Error, Link, Result,
 };
-use crate::validate;
 
 /// User statuses. `UNSUBSCRIBED` is final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -156,9 +160,9 @@ pub struct CreateUser {
 /// Create a user; its first wallet is created with it (fresh address, key discarded).
 #[utoipa::path(post, path = "/api/v1/public/users", tag = "users", request_body = CreateUser,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = UserView), (status = 400, body = super::docs::ErrorEnvelope),
-        (status = 409, description = "`duplicate_external_id`", body = super::docs::ErrorEnvelope),
-        (status = 422, description = "`idempotency_key_reused`", body = super::docs::ErrorEnvelope)),
+    responses((status = 201, body = UserView), (status = 400, body = super::error::ErrorEnvelope),
+        (status = 409, description = "`duplicate_external_id`", body = super::error::ErrorEnvelope),
+        (status = 422, description = "`idempotency_key_reused`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn create_user(
     auth: Auth<Write>,
@@ -174,48 +178,21 @@ pub async fn create_user(
     let country = validate::country(&b.country).map_err(|r| Error::invalid("country", r))?;
     let email = b.email.as_deref().map(validate::email).transpose().map_err(|r| Error::invalid("email", r))?;
     let external_id = text("externalId", b.external_id, 100)?;
-    let mut tx = ctx.pool().begin().await?;
-    let claim = match idempotency::begin(&mut tx, auth.client_id, key, "POST /api/v1/public/users", &raw).await? {
-        Begin::Replay(r) => return Ok(r),
-        Begin::Proceed(c) => c,
-    };
-    let outcome = async {
-        let conn: &mut PgConnection = &mut tx;
-        if let Some(ext) = &external_id {
-            let dup: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE client_id = $1 AND external_id = $2")
-                .bind(auth.client_id)
-                .bind(ext)
-                .fetch_optional(&mut *conn)
-                .await?;
-            if dup.is_some() {
-                return Err(duplicate_external_id("user"));
-            }
-        }
-        let id = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO users (id, client_id, name, phone_number, country, email, external_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id)
-        .bind(auth.client_id)
-        .bind(&name)
-        .bind(&phone)
-        .bind(&country)
-        .bind(&email)
-        .bind(&external_id)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| if unique_violation(&e).is_some() { duplicate_external_id("user") } else { e.into() })?;
-        wallets::insert_wallet(&mut *conn, auth.client_id, id, NewWallet::default()).await?;
-        let view = load_user(conn, &ctx, auth.client_id, id).await?;
+    let req = Request { client_id: auth.client_id, key, endpoint: "POST /api/v1/public/users".into(), raw_body: &raw };
+    let command = CreateUserCommand { name, phone_number: phone, country, email, external_id };
+    idempotency::run(&ctx, req, Run(command)).await
+}
+
+impl Render for UserCreated {
+    async fn render(self, ctx: &ApiContext, conn: &mut PgConnection) -> Result<(StatusCode, Value)> {
+        let view = load_user(conn, ctx, self.client_id, self.user_id).await?;
         Ok((StatusCode::CREATED, serde_json::to_value(view).map_err(anyhow::Error::from)?))
     }
-    .await;
-    idempotency::finish(&ctx, auth.client_id, tx, claim, outcome).await
 }
 
 /// Get a user.
 #[utoipa::path(get, path = "/api/v1/public/users/{userId}", tag = "users", params(("userId" = Uuid, Path)),
-    responses((status = 200, body = UserView), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = UserView), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn get_user(auth: Auth<Read>, State(ctx): State<ApiContext>, Path(id): Path<String>) -> Result<Json<UserView>> {
     let id = path_uuid("userId", &id)?;
@@ -236,10 +213,10 @@ pub struct UpdateUser {
 /// an unsubscribed user cannot be changed again (409 `user_unsubscribed`).
 #[utoipa::path(patch, path = "/api/v1/public/users/{userId}", tag = "users", params(("userId" = Uuid, Path)),
     request_body = UpdateUser,
-    responses((status = 200, body = UserView), (status = 400, body = super::docs::ErrorEnvelope),
-        (status = 403, description = "needs the admin scope", body = super::docs::ErrorEnvelope),
-        (status = 404, body = super::docs::ErrorEnvelope),
-        (status = 409, description = "`user_unsubscribed`", body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = UserView), (status = 400, body = super::error::ErrorEnvelope),
+        (status = 403, description = "needs the admin scope", body = super::error::ErrorEnvelope),
+        (status = 404, body = super::error::ErrorEnvelope),
+        (status = 409, description = "`user_unsubscribed`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn update_user(
     auth: Auth<Admin>,

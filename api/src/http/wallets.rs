@@ -18,30 +18,20 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use emledger_operations::{
+    validate,
+    wallet::{
+        status, text, wallet_facts, CreateWallet as CreateWalletCommand, NewWallet, WalletCreated, FINAL_HOLD_STATUSES,
+    },
+};
+
 use super::{
     auth::{Auth, Read, Write},
-    error::unique_violation,
     extract::{self, path_uuid, Path, Query},
-    idempotency::{self, Begin},
+    idempotency::{self, Render, Request, Run},
     paging::{PageLinks, PageMeta, PageRequest, SortField},
     ApiContext, ChainInfo, Error, Link, Result,
 };
-use crate::validate;
-
-/// Most wallets a user may have (not counting unsubscribed ones).
-pub const MAX_WALLETS_PER_USER: i64 = 5;
-
-/// Wallet statuses (seed 003).
-pub mod status {
-    pub const READY: &str = "READY";
-    pub const PENDING: &str = "PENDING";
-    pub const PENDING_IBAN: &str = "PENDING_IBAN";
-    pub const UNSUBSCRIBED: &str = "UNSUBSCRIBED";
-}
-
-/// Hold statuses after which a hold no longer binds money.
-pub const FINAL_HOLD_STATUSES: &[&str] =
-    &["EXECUTED", "RELEASED_BY_NOTARY", "RELEASED_BY_PAYEE", "RELEASED_ON_EXPIRATION", "CREATION_FAILED"];
 
 /// Wallet type (seed 000).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
@@ -208,110 +198,6 @@ pub async fn load_wallet(conn: &mut PgConnection, ctx: &ApiContext, client_id: U
     row.map(|r| r.view(ctx, chain.decimals)).ok_or(Error::NotFound("wallet"))
 }
 
-/// Minimal facts of a wallet for rule checks.
-#[derive(Debug, sqlx::FromRow)]
-pub struct WalletFacts {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub dlt_address: String,
-    pub status: String,
-    pub iban: Option<String>,
-}
-
-/// The tenant's wallet, optionally locked; 404 when unknown or another tenant's.
-pub async fn wallet_facts(conn: &mut PgConnection, client_id: Uuid, wallet_id: Uuid, lock: bool) -> Result<WalletFacts> {
-    let sql = format!(
-        "SELECT id, user_id, dlt_address, status, iban FROM wallets WHERE id = $1 AND client_id = $2{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    sqlx::query_as(&sql).bind(wallet_id).bind(client_id).fetch_optional(conn).await?.ok_or(Error::NotFound("wallet"))
-}
-
-/// A new wallet's fields.
-#[derive(Debug, Default)]
-pub struct NewWallet {
-    pub dlt_address: Option<String>,
-    pub external_id: Option<String>,
-    pub name: Option<String>,
-    pub nickname: Option<String>,
-    pub wallet_type: WalletType,
-    pub purpose: Option<String>,
-    pub parent_wallet_id: Option<Uuid>,
-    pub currency: Option<String>,
-    pub metadata: Option<Map<String, Value>>,
-}
-
-/// Inserts a wallet for `user_id` (rules already checked by the caller), mapping
-/// uniqueness violations to 409s.
-pub async fn insert_wallet(conn: &mut PgConnection, client_id: Uuid, user_id: Uuid, w: NewWallet) -> Result<Uuid> {
-    let id = Uuid::now_v7();
-    let address = w.dlt_address.unwrap_or_else(validate::fresh_dlt_address);
-    let taken: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM wallets WHERE dlt_address = $1").bind(&address).fetch_optional(&mut *conn).await?;
-    if taken.is_some() {
-        return Err(Error::conflict("dlt_address_in_use", "this DLT address belongs (or belonged) to another wallet and can never be reused"));
-    }
-    if let Some(ext) = &w.external_id {
-        let dup: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM wallets WHERE client_id = $1 AND external_id = $2")
-            .bind(client_id)
-            .bind(ext)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if dup.is_some() {
-            return Err(duplicate_external_id("wallet"));
-        }
-    }
-    let res = sqlx::query(
-        "INSERT INTO wallets (id, client_id, user_id, dlt_address, status, external_id, name, nickname, type, purpose, \
-         parent_wallet_id, currency, metadata) VALUES ($1, $2, $3, $4, 'READY', $5, $6, $7, $8, $9, $10, COALESCE($11, 'EUR'), $12)",
-    )
-    .bind(id)
-    .bind(client_id)
-    .bind(user_id)
-    .bind(&address)
-    .bind(&w.external_id)
-    .bind(&w.name)
-    .bind(&w.nickname)
-    .bind(w.wallet_type.as_str())
-    .bind(&w.purpose)
-    .bind(w.parent_wallet_id)
-    .bind(&w.currency)
-    .bind(Value::Object(w.metadata.unwrap_or_default()))
-    .execute(&mut *conn)
-    .await;
-    match res {
-        Ok(_) => Ok(id),
-        Err(e) => match unique_violation(&e) {
-            Some(c) if c.contains("external_id") => Err(duplicate_external_id("wallet")),
-            Some(c) if c.contains("dlt_address") => Err(Error::conflict("dlt_address_in_use", "this DLT address is already used")),
-            _ => Err(e.into()),
-        },
-    }
-}
-
-pub fn duplicate_external_id(what: &str) -> Error {
-    Error::conflict("duplicate_external_id", format!("a {what} with this externalId already exists"))
-}
-
-/// Trims an optional text field; refuses empty, too long or control characters.
-pub fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
-    match value {
-        None => Ok(None),
-        Some(v) => {
-            let t = v.trim();
-            if t.is_empty() {
-                return Err(Error::invalid(field, "must not be empty"));
-            }
-            if t.chars().count() > max {
-                return Err(Error::invalid(field, format!("must be at most {max} characters")));
-            }
-            if t.chars().any(|c| c.is_control()) {
-                return Err(Error::invalid(field, "must not contain control characters"));
-            }
-            Ok(Some(t.to_owned()))
-        }
-    }
-}
-
 pub fn router() -> Router<ApiContext> {
     Router::new()
         .route("/api/v1/public/wallets", get(list_wallets).post(create_wallet))
@@ -322,7 +208,7 @@ pub fn router() -> Router<ApiContext> {
 /// Get a wallet.
 #[utoipa::path(get, path = "/api/v1/public/wallets/{walletId}", tag = "wallets",
     params(("walletId" = Uuid, Path)),
-    responses((status = 200, body = WalletView), (status = 404, body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = WalletView), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn get_wallet(auth: Auth<Read>, State(ctx): State<ApiContext>, Path(id): Path<String>) -> Result<Json<WalletView>> {
     let id = path_uuid("walletId", &id)?;
@@ -364,7 +250,7 @@ const WALLET_SORT: &[SortField] = &[
     params(("userId" = Option<Uuid>, Query), ("status" = Option<String>, Query), ("externalId" = Option<String>, Query),
         ("page" = Option<u32>, Query), ("size" = Option<u32>, Query, description = "1..=2000, default 20"),
         ("sort" = Option<Vec<String>>, Query, description = "`field,asc|desc`, repeatable; fields: createdAt, updatedAt, status, userId, dltAddress, externalId, name, type, balance, heldBalance, availableBalance")),
-    responses((status = 200, body = WalletPage), (status = 400, body = super::docs::ErrorEnvelope), (status = 404, description = "unknown userId", body = super::docs::ErrorEnvelope)),
+    responses((status = 200, body = WalletPage), (status = 400, body = super::error::ErrorEnvelope), (status = 404, description = "unknown userId", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn list_wallets(auth: Auth<Read>, State(ctx): State<ApiContext>, q: Query) -> Result<Json<WalletPage>> {
     let page = PageRequest::from_query(&q, WALLET_SORT, ("createdAt", true))?;
@@ -458,10 +344,10 @@ pub struct CreateWallet {
 #[utoipa::path(post, path = "/api/v1/public/wallets", tag = "wallets", request_body = CreateWallet,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = WalletView),
-        (status = 400, body = super::docs::ErrorEnvelope),
-        (status = 404, description = "userId / parentWalletId unknown", body = super::docs::ErrorEnvelope),
-        (status = 409, description = "`user_not_activated`, `wallet_limit_reached`, `duplicate_external_id`, `dlt_address_in_use`", body = super::docs::ErrorEnvelope),
-        (status = 422, description = "`idempotency_key_reused`", body = super::docs::ErrorEnvelope)),
+        (status = 400, body = super::error::ErrorEnvelope),
+        (status = 404, description = "userId / parentWalletId unknown", body = super::error::ErrorEnvelope),
+        (status = 409, description = "`user_not_activated`, `wallet_limit_reached`, `duplicate_external_id`, `dlt_address_in_use`", body = super::error::ErrorEnvelope),
+        (status = 422, description = "`idempotency_key_reused`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn create_wallet(
     auth: Auth<Write>,
@@ -477,7 +363,7 @@ pub async fn create_wallet(
         external_id: text("externalId", b.external_id, 100)?,
         name: text("name", b.name, 200)?,
         nickname: text("nickname", b.nickname, 200)?,
-        wallet_type: b.wallet_type.unwrap_or_default(),
+        wallet_type: b.wallet_type.unwrap_or_default().as_str(),
         purpose: text("purpose", b.purpose, 200)?,
         parent_wallet_id: b.parent_wallet_id,
         currency: b.currency.as_deref().map(validate::currency).transpose().map_err(|r| Error::invalid("currency", r))?,
@@ -499,60 +385,25 @@ pub async fn create_wallet(
             return Err(Error::invalid("metadata", "must be at most 16 KiB as JSON"));
         }
     }
-    let mut tx = ctx.pool().begin().await?;
-    let claim = match idempotency::begin(&mut tx, auth.client_id, key, "POST /api/v1/public/wallets", &raw).await? {
-        Begin::Replay(r) => return Ok(r),
-        Begin::Proceed(c) => c,
-    };
-    let outcome = create_wallet_in(&mut tx, &ctx, auth.client_id, b.user_id, new).await;
-    idempotency::finish(&ctx, auth.client_id, tx, claim, outcome).await
+    let req = Request { client_id: auth.client_id, key, endpoint: "POST /api/v1/public/wallets".into(), raw_body: &raw };
+    idempotency::run(&ctx, req, Run(CreateWalletCommand { user_id: b.user_id, wallet: new })).await
 }
 
-async fn create_wallet_in(
-    conn: &mut PgConnection,
-    ctx: &ApiContext,
-    client_id: Uuid,
-    user_id: Uuid,
-    new: NewWallet,
-) -> Result<(StatusCode, Value)> {
-    let user: Option<(String,)> = sqlx::query_as("SELECT status FROM users WHERE id = $1 AND client_id = $2 FOR UPDATE")
-        .bind(user_id)
-        .bind(client_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some((user_status,)) = user else { return Err(Error::ReferenceNotFound { resource: "user", field: "userId" }) };
-    if user_status != "ACTIVATED" {
-        return Err(Error::conflict("user_not_activated", format!("the user is {user_status}; extra wallets need an ACTIVATED user")));
+impl Render for WalletCreated {
+    async fn render(self, ctx: &ApiContext, conn: &mut PgConnection) -> Result<(StatusCode, Value)> {
+        let view = load_wallet(conn, ctx, self.client_id, self.wallet_id).await?;
+        Ok((StatusCode::CREATED, serde_json::to_value(view).map_err(anyhow::Error::from)?))
     }
-    let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM wallets WHERE user_id = $1 AND status <> 'UNSUBSCRIBED'")
-        .bind(user_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    if count >= MAX_WALLETS_PER_USER {
-        return Err(Error::conflict("wallet_limit_reached", format!("a user can have at most {MAX_WALLETS_PER_USER} wallets")));
-    }
-    if let Some(parent) = new.parent_wallet_id {
-        let found: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM wallets WHERE id = $1 AND client_id = $2")
-            .bind(parent)
-            .bind(client_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if found.is_none() {
-            return Err(Error::ReferenceNotFound { resource: "wallet", field: "parentWalletId" });
-        }
-    }
-    let id = insert_wallet(conn, client_id, user_id, new).await?;
-    let view = load_wallet(conn, ctx, client_id, id).await?;
-    Ok((StatusCode::CREATED, serde_json::to_value(view).map_err(anyhow::Error::from)?))
 }
+
 
 /// Create an IBAN for a wallet: the wallet READY, its user not UNSUBSCRIBED and at
 /// KYC level 1 or more. The IBAN is a valid Spanish IBAN (ISO 13616 mod-97), unique.
 #[utoipa::path(post, path = "/api/v1/public/wallets/{walletId}/create-iban", tag = "wallets",
     params(("walletId" = Uuid, Path)),
     responses((status = 200, description = "the wallet, with its new `iban`", body = WalletView),
-        (status = 404, body = super::docs::ErrorEnvelope),
-        (status = 409, description = "`wallet_not_ready`, `user_unsubscribed`, `kyc_level_too_low`, `iban_already_assigned`", body = super::docs::ErrorEnvelope)),
+        (status = 404, body = super::error::ErrorEnvelope),
+        (status = 409, description = "`wallet_not_ready`, `user_unsubscribed`, `kyc_level_too_low`, `iban_already_assigned`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn create_iban(auth: Auth<Write>, State(ctx): State<ApiContext>, Path(id): Path<String>) -> Result<Json<WalletView>> {
     let id = path_uuid("walletId", &id)?;
@@ -592,8 +443,8 @@ pub async fn create_iban(auth: Auth<Write>, State(ctx): State<ApiContext>, Path(
 #[utoipa::path(delete, path = "/api/v1/public/wallets/{walletId}", tag = "wallets",
     params(("walletId" = Uuid, Path)),
     responses((status = 200, description = "the wallet, now UNSUBSCRIBED", body = WalletView),
-        (status = 404, body = super::docs::ErrorEnvelope),
-        (status = 409, description = "`wallet_unsubscribed`, `wallet_has_funds`, `wallet_has_open_holds`", body = super::docs::ErrorEnvelope)),
+        (status = 404, body = super::error::ErrorEnvelope),
+        (status = 409, description = "`wallet_unsubscribed`, `wallet_has_funds`, `wallet_has_open_holds`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn unsubscribe_wallet(auth: Auth<Write>, State(ctx): State<ApiContext>, Path(id): Path<String>) -> Result<Json<WalletView>> {
     let id = path_uuid("walletId", &id)?;

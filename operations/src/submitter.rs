@@ -1,5 +1,5 @@
 //! The operation submitter: turns stored `operations` into signed, sent and
-//! mined transactions, crash-safely. Started by [`crate::serve`] when the config
+//! mined transactions, crash-safely. Started by the API process (`emledger_api::serve`) when its config
 //! has `--rpc-url` and `--platform-key`; any number of API replicas may run one,
 //! only the holder of the signer's Postgres advisory lock submits.
 //!
@@ -27,7 +27,7 @@
 //! 30 s are re-broadcast (same bytes). There is no fee bumping: that would mean
 //! signing a second transaction for one operation.
 //!
-//! Also drives cash-out payouts (see `http::cashouts`): once the reservation hold
+//! Also drives cash-out payouts (see [`crate::cashout`]): once the reservation hold
 //! is on chain, the simulated bank pays (→ `burnHeld`) or refuses (→
 //! `releaseHold`).
 //!
@@ -58,7 +58,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
-use crate::http::money::{fault_point, hold_statuses, kind};
+use crate::money::{fault_point, hold_statuses, kind};
 
 /// Parses a hex private key; the error never contains the key.
 pub fn parse_key(key: &str) -> anyhow::Result<PrivateKeySigner> {
@@ -84,9 +84,15 @@ pub async fn run(pool: PgPool, config: SubmitterConfig, wake: Arc<Notify>, mut s
         match Submitter::connect(&pool, &config, wake.clone()).await {
             Ok(mut s) => match s.run_locked(&mut stop).await {
                 Ok(()) => return,
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "submitter pass failed; retrying"),
+                Err(e) => {
+                    metrics::counter!("emledger_submitter_pass_errors_total").increment(1);
+                    tracing::warn!(error = %format!("{e:#}"), "submitter pass failed; retrying")
+                }
             },
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "submitter cannot start yet; retrying"),
+            Err(e) => {
+                metrics::counter!("emledger_submitter_pass_errors_total").increment(1);
+                tracing::warn!(error = %format!("{e:#}"), "submitter cannot start yet; retrying")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -200,6 +206,7 @@ impl Submitter {
             }
             let mut progressed = self.poll_receipts().await?;
             progressed |= self.submit_batch().await?;
+            metrics::gauge!("emledger_submitter_in_flight").set(self.in_flight.len() as f64);
             if last_sweep.elapsed() > Duration::from_millis(200) {
                 progressed |= self.sweep().await?;
                 self.rebroadcast().await?;

@@ -6,8 +6,8 @@
 //! replicas, or a restarted process — never work on one schedule together) and, in
 //! ONE transaction: claims the occurrence in `scheduled_executions` (unique on
 //! (schedule id, occurrence instant): the idempotency key), stores the money
-//! operation exactly as the public endpoints do (`transfers::store` for a wallet
-//! receiver, `cashouts::store` for a bank account), tags its movements with
+//! operation through the same commands as the public endpoints ([`Transfer`] for a
+//! wallet receiver, [`CashOut`] for a bank account), tags its movements with
 //! `scheduled_operation_id`, and advances the schedule to its next occurrence (or
 //! COMPLETED). A crash before the commit leaves nothing; after it, the occurrence
 //! is done. A worker working from a stale view trips the unique key and pays
@@ -40,7 +40,12 @@ use serde_json::Value;
 use sqlx::Connection;
 use uuid::Uuid;
 
-use crate::http::{cashouts, money, transfers, ApiContext, Error};
+use crate::{
+    cashout::{CashOut, Payee},
+    money,
+    transfer::Transfer,
+    Command, Error, Platform,
+};
 use calendar::{Duration, Frequency, Schedule};
 
 /// Where "now" comes from: the system clock in production, a [`ManualClock`] in tests.
@@ -81,11 +86,6 @@ impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// The clock of this API process (`ApiConfig::clock`, the system clock by default).
-pub fn clock(ctx: &ApiContext) -> Arc<dyn Clock> {
-    ctx.config().clock.clone().unwrap_or_else(|| Arc::new(SystemClock))
 }
 
 /// A stored schedule, as the worker and the API read it.
@@ -157,19 +157,19 @@ enum Outcome {
 /// Runs due occurrences. Cheap to clone; any number may run at once.
 #[derive(Clone)]
 pub struct Worker {
-    ctx: ApiContext,
+    platform: Platform,
     clock: Arc<dyn Clock>,
 }
 
 impl Worker {
-    /// A worker with the context's clock.
-    pub fn new(ctx: ApiContext) -> Self {
-        let clock = clock(&ctx);
-        Worker { ctx, clock }
+    /// A worker with the platform's clock.
+    pub fn new(platform: Platform) -> Self {
+        let clock = platform.clock();
+        Worker { platform, clock }
     }
 
-    pub fn with_clock(ctx: ApiContext, clock: Arc<dyn Clock>) -> Self {
-        Worker { ctx, clock }
+    pub fn with_clock(platform: Platform, clock: Arc<dyn Clock>) -> Self {
+        Worker { platform, clock }
     }
 
     /// Ticks every `interval` until `stop` turns true: runs what is due at the
@@ -215,14 +215,14 @@ impl Worker {
             }
         }
         if report.triggered > 0 {
-            self.ctx.wake_submitter();
+            self.platform.wake_submitter();
         }
         Ok(report)
     }
 
     /// One due occurrence of one schedule, in one transaction.
     async fn run_one(&self, now: DateTime<Utc>) -> anyhow::Result<Option<Outcome>> {
-        let mut tx = self.ctx.pool().begin().await?;
+        let mut tx = self.platform.pool().begin().await?;
         let row: Option<ScheduleRow> = sqlx::query_as(&format!(
             "SELECT {SCHEDULE_COLUMNS} FROM scheduled_operations
              WHERE status = 'ACTIVE' AND next_date <= $1 ORDER BY next_date, id LIMIT 1 FOR UPDATE SKIP LOCKED"
@@ -272,7 +272,7 @@ impl Worker {
                     .await?;
                     Outcome::Triggered
                 }
-                Err(e) if e.status().is_client_error() => {
+                Err(e) if e.is_refusal() => {
                     sp.rollback().await?;
                     tracing::info!(schedule = %row.id, occurrence = %at, code = e.code(), "scheduled occurrence refused");
                     sqlx::query(
@@ -287,7 +287,11 @@ impl Worker {
                 }
                 Err(e) => {
                     // not the request's fault: leave the occurrence due, retry later
-                    return Err(anyhow::anyhow!("scheduled operation {} occurrence {at}: {e} ({})", row.id, e.code()));
+                    let cause = match e {
+                        Error::Internal(inner) => format!("{inner:#}"),
+                        other => other.to_string(),
+                    };
+                    return Err(anyhow::anyhow!("scheduled operation {} occurrence {at}: {cause}", row.id));
                 }
             }
         };
@@ -309,40 +313,37 @@ impl Worker {
         Ok(Some(outcome))
     }
 
-    /// Stores the money operation of one occurrence, as the public endpoint would.
+    /// Stores the money operation of one occurrence through the public commands.
     async fn pay(&self, conn: &mut sqlx::PgConnection, row: &ScheduleRow) -> Result<Paid, Error> {
-        let token = money::token(&self.ctx).await?;
-        let minor: u128 = row.amount.parse().map_err(|_| Error::Internal(anyhow::anyhow!("bad stored amount {}", row.amount)))?;
+        let token = self.platform.token().await?;
+        let minor: u128 = row.amount.parse().map_err(|_| Error::internal(format!("bad stored amount {}", row.amount)))?;
         let amount = Value::String(money::wire(minor, token.decimals));
         let concept = Some(row.concept.clone());
-        let (_, body) = match row.receiver_type.as_str() {
+        let account = |what: &str| Uuid::parse_str(&row.receiver_account).map_err(|e| Error::internal(format!("bad {what} id: {e}")));
+        let cash_out = |to| CashOut { wallet_id: row.wallet_id, to, amount: amount.clone(), concept: concept.clone() };
+        Ok(match row.receiver_type.as_str() {
             "IOCASH_WALLET" => {
-                let target = Uuid::parse_str(&row.receiver_account).map_err(|e| Error::Internal(e.into()))?;
-                let req = transfers::TransferRequest { amount, concept, target_wallet_id: target, idempotency_key: None };
-                transfers::store(conn, &self.ctx, row.client_id, row.wallet_id, req).await?
+                let t = Transfer { wallet_id: row.wallet_id, target_wallet_id: account("wallet")?, amount: amount.clone(), concept: concept.clone() };
+                let stored = t.execute(&self.platform, conn, row.client_id).await?;
+                Paid { operation_id: stored.operation_id, movement_id: Some(stored.movement_id), hold_id: None }
             }
             "FAVOURITE_EXTERNAL_BANK_ACCOUNT" => {
-                let fav = Uuid::parse_str(&row.receiver_account).map_err(|e| Error::Internal(e.into()))?;
-                let (iban, alias) = cashouts::favourite(conn, row.client_id, row.wallet_id, fav, "receiver.account").await?;
-                cashouts::store(conn, &self.ctx, row.client_id, row.wallet_id, iban, Some((fav, alias)), amount, concept).await?
+                let to = Payee::Favourite { id: account("favourite")?, field: "receiver.account" };
+                let stored = cash_out(to).execute(&self.platform, conn, row.client_id).await?;
+                Paid { operation_id: stored.operation_id, movement_id: Some(stored.movement_id), hold_id: Some(stored.hold_id) }
             }
             "EXTERNAL_BANK_ACCOUNT" => {
-                cashouts::store(conn, &self.ctx, row.client_id, row.wallet_id, row.receiver_account.clone(), None, amount, concept).await?
+                let stored = cash_out(Payee::StoredIban(row.receiver_account.clone())).execute(&self.platform, conn, row.client_id).await?;
+                Paid { operation_id: stored.operation_id, movement_id: Some(stored.movement_id), hold_id: Some(stored.hold_id) }
             }
-            other => return Err(Error::Internal(anyhow::anyhow!("bad receiver type {other}"))),
-        };
-        let id = |k: &str| body.get(k).and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
-        Ok(Paid {
-            operation_id: id("apiOperationId").ok_or_else(|| Error::Internal(anyhow::anyhow!("no apiOperationId in {body}")))?,
-            movement_id: id("movementId"),
-            hold_id: id("holdId"),
+            other => return Err(Error::internal(format!("bad receiver type {other}"))),
         })
     }
 
     /// Persists TRIGGERED → EXECUTED / FAILED from the movements, and tags the
     /// movements of scheduled cash-outs' holds (e.g. the RELEASE of a failed payout).
     pub async fn sync(&self) -> anyhow::Result<()> {
-        let mut tx = self.ctx.pool().begin().await?;
+        let mut tx = self.platform.pool().begin().await?;
         sqlx::query(
             "UPDATE movements m SET scheduled_operation_id = e.scheduled_operation_id
              FROM scheduled_executions e

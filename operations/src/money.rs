@@ -1,0 +1,314 @@
+//! The building blocks of the commands that move money: amount and date parsing,
+//! the token facts, the balance pre-check, and storing an operation with its
+//! PENDING movements.
+//!
+//! Every money command stores, in ONE transaction, its idempotency record, an
+//! `operations` row (the contract call to make, signed later by the
+//! [submitter](crate::submitter)) and the PENDING movements / hold row the
+//! indexer settles when it sees the chain's events. The handler answers `202
+//! Accepted`: the movements turn SUCCESS (or ERROR on a revert) asynchronously.
+//!
+//! Balance pre-check: the source wallet's row is locked (`FOR UPDATE`) for the
+//! whole storing transaction, so requests debiting one wallet are serialized, and
+//! the money they may take is `balances.available` minus the PENDING outgoing
+//! movements created by this API (TRANSFER_OUT not from a hold, and LOCK). The
+//! indexer settles a movement and updates the balance in one transaction, so the
+//! difference, read in one statement, never counts a debit twice or not at all.
+//! The contract stays the final judge.
+
+use alloy::primitives::Address;
+use chrono::{DateTime, Utc};
+use emledger_ledger::{Amount, MovementType};
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{
+    wallet::{wallet_facts, WalletFacts},
+    Error, Platform, Result,
+};
+
+/// The followed token: where calls go and how amounts scale.
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub chain_id: i64,
+    /// lower-case 0x hex, as the read model stores it
+    pub contract: String,
+    pub address: Address,
+    pub decimals: u32,
+}
+
+/// A positive amount with at most the token's decimals, from a JSON string or number.
+pub fn amount(field: &str, value: &Value, decimals: u32) -> Result<Amount> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(Error::invalid(field, "must be a decimal string (e.g. \"10.50\") or a number")),
+    };
+    Amount::parse(&text, decimals).map_err(|e| Error::invalid(field, e.to_string()))
+}
+
+/// Minor units as a wire decimal string with exactly `decimals` digits.
+pub fn wire(minor: u128, decimals: u32) -> String {
+    let d = rust_decimal::Decimal::from_i128_with_scale(minor as i128, 0);
+    emledger_ledger::amount::minor_to_decimal(d, decimals).to_string()
+}
+
+/// An expiration: RFC 3339 with an offset (`2020-02-06T10:04:45+02:00`, also the
+/// seed's `+02`), in the future. `None`, `null` and `""` mean perpetual.
+pub fn expiration(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>> {
+    let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .or_else(|_| {
+            // the seed's short offset: "+02" / "-0530"
+            let (base, off) = text.split_at(text.len().saturating_sub(3));
+            if (off.starts_with('+') || off.starts_with('-')) && off[1..].bytes().all(|b| b.is_ascii_digit()) {
+                DateTime::parse_from_rfc3339(&format!("{base}{off}:00"))
+            } else {
+                DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%z")
+            }
+        })
+        .map_err(|_| Error::invalid(field, "must be an RFC 3339 date-time with an offset, e.g. 2030-02-06T10:04:45+02:00"))?;
+    let utc = parsed.with_timezone(&Utc);
+    if utc <= Utc::now() {
+        return Err(Error::invalid(field, "must be in the future"));
+    }
+    Ok(Some(utc))
+}
+
+/// The wallet must be READY.
+pub fn require_ready(w: &WalletFacts, which: &str) -> Result<()> {
+    if w.status != crate::wallet::status::READY {
+        return Err(Error::conflict("wallet_not_ready", format!("the {which} wallet is {}; money moves only between READY wallets", w.status)));
+    }
+    Ok(())
+}
+
+/// The two wallets of a debit from `source_id` to `target_id`: different, both
+/// the tenant's and READY, the source locked (see [`wallet_facts`]) and able to
+/// spend `amount` now. `role` names the source in refusals ("source", "payer").
+pub async fn debit_pair(
+    conn: &mut PgConnection,
+    client_id: Uuid,
+    token: &Token,
+    role: &str,
+    source_id: Uuid,
+    target_id: Uuid,
+    amount: Amount,
+) -> Result<(WalletFacts, WalletFacts)> {
+    if target_id == source_id {
+        return Err(Error::invalid("targetWalletId", format!("must differ from the {role} wallet")));
+    }
+    let source = wallet_facts(conn, client_id, source_id, true).await?;
+    let target = wallet_facts(conn, client_id, target_id, false)
+        .await
+        .map_err(|_| Error::ReferenceNotFound { resource: "wallet", field: "targetWalletId" })?;
+    require_ready(&source, role)?;
+    require_ready(&target, "target")?;
+    check_available(conn, token, &source.dlt_address, amount).await?;
+    Ok((source, target))
+}
+
+/// Parses a lower-case 0x address from the database.
+pub fn addr(text: &str) -> Result<Address> {
+    text.parse().map_err(|_| Error::internal(format!("bad address in the database: {text}")))
+}
+
+/// Refuses with 409 `insufficient_funds` unless `address` can spend `amount` now:
+/// available balance minus this API's PENDING outgoing movements. The caller holds
+/// the source wallet's row lock.
+pub async fn check_available(conn: &mut PgConnection, token: &Token, address: &str, amount: Amount) -> Result<()> {
+    let (enough, spendable): (bool, String) = sqlx::query_as(
+        "WITH a AS (
+            SELECT COALESCE((SELECT available FROM balances WHERE chain_id = $1 AND contract = $2 AND address = $3), 0)
+                 - COALESCE((SELECT sum(amount) FROM movements
+                              WHERE owner_address = $3 AND status = 'PENDING' AND operation_id IS NOT NULL
+                                AND (type = 'LOCK' OR (type = 'TRANSFER_OUT' AND hold_operation_id IS NULL))), 0) AS s)
+         SELECT s >= $4::numeric, s::text FROM a",
+    )
+    .bind(token.chain_id)
+    .bind(&token.contract)
+    .bind(address)
+    .bind(amount.minor().to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    if !enough {
+        let spendable: i128 = spendable.split('.').next().unwrap_or("0").parse().unwrap_or(0);
+        return Err(Error::conflict(
+            "insufficient_funds",
+            format!(
+                "the wallet can spend {} now (available balance minus operations in flight); {} requested",
+                wire(spendable.max(0) as u128, token.decimals),
+                wire(amount.minor(), token.decimals)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Operation kinds.
+pub mod kind {
+    pub const TRANSFER: &str = "TRANSFER";
+    pub const HOLD_CREATE: &str = "HOLD_CREATE";
+    pub const HOLD_EXECUTE: &str = "HOLD_EXECUTE";
+    pub const HOLD_EXECUTE_KEEP_OPEN: &str = "HOLD_EXECUTE_KEEP_OPEN";
+    pub const HOLD_RELEASE: &str = "HOLD_RELEASE";
+    pub const HOLD_RENEW: &str = "HOLD_RENEW";
+    pub const CARD_CASHIN: &str = "CARD_CASHIN";
+    pub const BANK_CASHIN: &str = "BANK_CASHIN";
+    pub const CASHOUT_RESERVE: &str = "CASHOUT_RESERVE";
+    pub const CASHOUT_BURN: &str = "CASHOUT_BURN";
+    pub const CASHOUT_RELEASE: &str = "CASHOUT_RELEASE";
+}
+
+/// (requested, pending on the DLT, failed) hold statuses of an operation kind.
+pub fn hold_statuses(kind: &str) -> Option<(&'static str, &'static str, &'static str)> {
+    Some(match kind {
+        kind::HOLD_CREATE | kind::CASHOUT_RESERVE => ("CREATION_REQUESTED", "PENDING_DLT_CREATION", "CREATION_FAILED"),
+        kind::HOLD_EXECUTE | kind::CASHOUT_BURN => ("EXECUTION_REQUESTED", "PENDING_DLT_EXECUTION", "EXECUTION_FAILED"),
+        kind::HOLD_EXECUTE_KEEP_OPEN => {
+            ("EXECUTION_AND_KEEP_OPEN_REQUESTED", "PENDING_DLT_EXECUTE_AND_KEPT_OPEN", "EXECUTION_AND_KEPT_OPEN_FAILED")
+        }
+        kind::HOLD_RELEASE | kind::CASHOUT_RELEASE => ("RELEASE_REQUESTED", "PENDING_DLT_RELEASE", "RELEASE_FAILED"),
+        kind::HOLD_RENEW => ("RENEWAL_REQUESTED", "PENDING_DLT_RENEWAL", "RENEWAL_FAILED"),
+        _ => return None,
+    })
+}
+
+/// An operation to store.
+pub struct NewOperation<'a> {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub kind: &'static str,
+    pub chain_operation_id: String,
+    pub token: &'a Token,
+    pub calldata: Vec<u8>,
+    pub debit: Option<(String, u128)>,
+    pub wallet_id: Option<Uuid>,
+    pub hold_id: Option<Uuid>,
+    pub payout_id: Option<Uuid>,
+}
+
+pub async fn insert_operation(conn: &mut PgConnection, op: NewOperation<'_>) -> Result<()> {
+    let (debit_address, debit_amount) = match op.debit {
+        Some((a, m)) => (Some(a), m.to_string()),
+        None => (None, "0".to_owned()),
+    };
+    sqlx::query(
+        "INSERT INTO operations (id, client_id, kind, chain_operation_id, chain_id, target, calldata, debit_address,
+                                 debit_amount, wallet_id, hold_id, payout_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::numeric, $10, $11, $12)",
+    )
+    .bind(op.id)
+    .bind(op.client_id)
+    .bind(op.kind)
+    .bind(&op.chain_operation_id)
+    .bind(op.token.chain_id)
+    .bind(&op.token.contract)
+    .bind(&op.calldata)
+    .bind(debit_address)
+    .bind(debit_amount)
+    .bind(op.wallet_id)
+    .bind(op.hold_id)
+    .bind(op.payout_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One side of a movement (address, and the tenant's wallet/user when known).
+#[derive(Debug, Clone, Default)]
+pub struct Party {
+    pub address: String,
+    pub wallet_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+}
+
+impl Party {
+    pub fn of(w: &WalletFacts) -> Self {
+        Party { address: w.dlt_address.clone(), wallet_id: Some(w.id), user_id: Some(w.user_id) }
+    }
+}
+
+/// A PENDING movement to store (the indexer settles it by chain operation id, type and owner).
+pub struct NewMovement {
+    pub id: Uuid,
+    pub client_id: Uuid,
+    pub kind: MovementType,
+    pub amount: u128,
+    pub concept: Option<String>,
+    pub owner: Party,
+    pub origin: Option<Party>,
+    pub target: Option<Party>,
+    pub operation_id: Uuid,
+    pub chain_operation_id: String,
+    /// set for movements of a hold execution (they do not take available balance)
+    pub hold_operation_id: Option<String>,
+}
+
+pub async fn insert_movement(conn: &mut PgConnection, platform: &Platform, token: &Token, m: NewMovement) -> Result<()> {
+    let o = m.origin.unwrap_or_default();
+    let t = m.target.unwrap_or_default();
+    let nonempty = |s: String| (!s.is_empty()).then_some(s);
+    sqlx::query(
+        "INSERT INTO movements (id, client_id, type, status, amount, concept, owner_address, owner_wallet_id,
+                                origin_wallet_id, target_wallet_id, origin_user_id, target_user_id, origin_dlt_address,
+                                target_dlt_address, wallet_id, user_id, dlt_network, operation_id, chain_operation_id,
+                                hold_operation_id, chain_id)
+         VALUES ($1, $2, $3, 'PENDING', $4::numeric, $5, $6, $7, $8, $9, $10, $11, $12, $13, $7, $14, $15, $16, $17, $18, $19)",
+    )
+    .bind(m.id)
+    .bind(m.client_id)
+    .bind(m.kind.as_str())
+    .bind(m.amount.to_string())
+    .bind(&m.concept)
+    .bind(&m.owner.address)
+    .bind(m.owner.wallet_id)
+    .bind(o.wallet_id)
+    .bind(t.wallet_id)
+    .bind(o.user_id)
+    .bind(t.user_id)
+    .bind(nonempty(o.address))
+    .bind(nonempty(t.address))
+    .bind(m.owner.user_id)
+    .bind(platform.dlt_network())
+    .bind(m.operation_id)
+    .bind(&m.chain_operation_id)
+    .bind(&m.hold_operation_id)
+    .bind(token.chain_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The tenant's wallet owning `address`, if any (for movement links).
+pub async fn party_of(conn: &mut PgConnection, client_id: Uuid, address: &str) -> Result<Party> {
+    let row: Option<(Uuid, Uuid)> = sqlx::query_as("SELECT id, user_id FROM wallets WHERE dlt_address = $1 AND client_id = $2")
+        .bind(address)
+        .bind(client_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(Party { address: address.to_owned(), wallet_id: row.map(|r| r.0), user_id: row.map(|r| r.1) })
+}
+
+/// Test hook for the crash tests: `EMLEDGER_FAULT=after_store|after_sign|after_send`
+/// makes the process abort right after that step, once, for the first operation
+/// reaching it. Never set it in production.
+pub fn fault_point(step: &str) {
+    use std::sync::{atomic::AtomicBool, atomic::Ordering, OnceLock};
+    static FAULT: OnceLock<Option<String>> = OnceLock::new();
+    static FIRED: AtomicBool = AtomicBool::new(false);
+    let configured = FAULT.get_or_init(|| std::env::var("EMLEDGER_FAULT").ok().filter(|s| !s.is_empty()));
+    if configured.as_deref() == Some(step) && !FIRED.swap(true, Ordering::SeqCst) {
+        eprintln!("EMLEDGER_FAULT={step}: aborting the process (test hook)");
+        std::process::abort();
+    }
+}
+
+/// An optional free-text concept (at most 500 characters).
+pub fn concept(value: Option<String>) -> Result<Option<String>> {
+    match value {
+        Some(v) if v.trim().is_empty() => Ok(None),
+        other => crate::wallet::text("concept", other, 500),
+    }
+}

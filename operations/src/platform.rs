@@ -1,0 +1,163 @@
+//! [`Platform`]: what every command and worker shares — the pool, the followed
+//! token's facts (from the indexer's `chain_cursor`), the platform's address
+//! (minter, default operator and notary), the clock, and the submitter's wake-up.
+
+use std::{
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
+};
+
+use alloy::primitives::Address;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+use crate::{
+    money::{self, Token},
+    scheduler::{Clock, SystemClock},
+    Error, Result,
+};
+
+/// What the indexer recorded about the token (the `chain_cursor` row).
+#[derive(Debug, Clone)]
+pub struct ChainInfo {
+    /// Token decimals: minor units are divided by 10^decimals on the wire.
+    pub decimals: u32,
+    /// (chain id, contract) of the followed token, when known.
+    pub token: Option<(i64, String)>,
+}
+
+struct Inner {
+    pool: PgPool,
+    dlt_network: String,
+    signer: Option<Address>,
+    chain: RwLock<ChainInfo>,
+    last_chain_probe: Mutex<Option<Instant>>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+}
+
+/// The money domain's shared state. Cheap to clone.
+#[derive(Clone)]
+pub struct Platform(Arc<Inner>);
+
+#[derive(sqlx::FromRow)]
+struct CursorRow {
+    chain_id: i64,
+    contract: String,
+    decimals: i16,
+}
+
+async fn read_cursor(pool: &PgPool) -> anyhow::Result<Option<ChainInfo>> {
+    let row: Option<CursorRow> =
+        sqlx::query_as("SELECT chain_id, contract, decimals FROM chain_cursor ORDER BY updated_at DESC LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|r| ChainInfo { decimals: r.decimals.clamp(0, 28) as u32, token: Some((r.chain_id, r.contract.to_ascii_lowercase())) }))
+}
+
+impl Platform {
+    /// Reads the token's facts from `chain_cursor` (falling back to 2 decimals,
+    /// with a warning, until the indexer has written one).
+    pub async fn new(pool: PgPool, dlt_network: String, signer: Option<Address>, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Self> {
+        let chain = match read_cursor(&pool).await? {
+            Some(c) => c,
+            None => {
+                tracing::warn!("no chain_cursor row yet: assuming 2 token decimals until the indexer writes one");
+                ChainInfo { decimals: 2, token: None }
+            }
+        };
+        Ok(Platform(Arc::new(Inner {
+            pool,
+            dlt_network,
+            signer,
+            chain: RwLock::new(chain),
+            last_chain_probe: Mutex::new(Some(Instant::now())),
+            clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            wake: Arc::new(Notify::new()),
+        })))
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.0.pool
+    }
+
+    /// The DLT network name stored on wallets, movements and holds.
+    pub fn dlt_network(&self) -> &str {
+        &self.0.dlt_network
+    }
+
+    /// The platform's address, when this process has the platform key.
+    pub fn signer_address(&self) -> Option<Address> {
+        self.0.signer
+    }
+
+    /// The platform's address, or 503 `platform_signer_unavailable`.
+    pub fn signer(&self) -> Result<Address> {
+        self.0.signer.ok_or_else(|| Error::Unavailable {
+            code: "platform_signer_unavailable",
+            message: "this API process has no platform key configured".into(),
+        })
+    }
+
+    /// "Now" for schedules (the system clock unless a test injected one).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.0.clock.clone()
+    }
+
+    /// Tells the in-process submitter that operations are waiting.
+    pub fn wake_submitter(&self) {
+        self.0.wake.notify_one();
+    }
+
+    /// What the submitter waits on.
+    pub fn wake_handle(&self) -> Arc<Notify> {
+        self.0.wake.clone()
+    }
+
+    /// After a command that stored operations committed: the crash-test hook,
+    /// then wake the submitter.
+    pub fn stored(&self) {
+        money::fault_point("after_store");
+        self.wake_submitter();
+    }
+
+    /// The token facts; re-reads the cursor (at most every 5 s) while none was found.
+    pub async fn chain(&self) -> ChainInfo {
+        let current = self.0.chain.read().map(|c| c.clone()).unwrap_or(ChainInfo { decimals: 2, token: None });
+        if current.token.is_some() {
+            return current;
+        }
+        let due = {
+            let mut last = self.0.last_chain_probe.lock().unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() > Duration::from_secs(5));
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if due {
+            if let Ok(Some(found)) = read_cursor(self.pool()).await {
+                if let Ok(mut w) = self.0.chain.write() {
+                    *w = found.clone();
+                }
+                return found;
+            }
+        }
+        current
+    }
+
+    /// The token facts, or 503 `chain_not_ready` while no deployment is recorded.
+    pub async fn token(&self) -> Result<Token> {
+        let c = self.chain().await;
+        match c.token {
+            Some((chain_id, contract)) => {
+                let address: Address = contract.parse().map_err(|_| Error::internal("bad contract address in chain_cursor"))?;
+                Ok(Token { chain_id, contract, address, decimals: c.decimals })
+            }
+            None => Err(Error::Unavailable {
+                code: "chain_not_ready",
+                message: "no token deployment is recorded yet; money cannot move".into(),
+            }),
+        }
+    }
+}

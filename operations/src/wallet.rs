@@ -1,0 +1,202 @@
+//! Wallets in the domain: their statuses, the facts the money rules check, and
+//! creating one (the DLT address rules, unique external ids).
+
+use serde_json::{Map, Value};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{error::unique_violation, validate, Command, Error, Platform, Result};
+
+/// Most wallets a user may have (not counting unsubscribed ones).
+pub const MAX_WALLETS_PER_USER: i64 = 5;
+
+/// Wallet statuses (seed 003).
+pub mod status {
+    pub const READY: &str = "READY";
+    pub const PENDING: &str = "PENDING";
+    pub const PENDING_IBAN: &str = "PENDING_IBAN";
+    pub const UNSUBSCRIBED: &str = "UNSUBSCRIBED";
+}
+
+/// Hold statuses after which a hold no longer binds money.
+pub const FINAL_HOLD_STATUSES: &[&str] =
+    &["EXECUTED", "RELEASED_BY_NOTARY", "RELEASED_BY_PAYEE", "RELEASED_ON_EXPIRATION", "CREATION_FAILED"];
+
+/// Minimal facts of a wallet for rule checks.
+#[derive(Debug, sqlx::FromRow)]
+pub struct WalletFacts {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub dlt_address: String,
+    pub status: String,
+    pub iban: Option<String>,
+}
+
+/// The tenant's wallet, optionally locked; 404 when unknown or another tenant's.
+///
+/// The lock is `FOR NO KEY UPDATE`: it serializes the requests that debit or
+/// change one wallet, and does not conflict with the `FOR KEY SHARE` lock that
+/// inserting a movement or hold referencing a wallet takes through its foreign
+/// key — so two wallets paying each other at once cannot deadlock.
+pub async fn wallet_facts(conn: &mut PgConnection, client_id: Uuid, wallet_id: Uuid, lock: bool) -> Result<WalletFacts> {
+    let sql = format!(
+        "SELECT id, user_id, dlt_address, status, iban FROM wallets WHERE id = $1 AND client_id = $2{}",
+        if lock { " FOR NO KEY UPDATE" } else { "" }
+    );
+    sqlx::query_as(&sql).bind(wallet_id).bind(client_id).fetch_optional(conn).await?.ok_or(Error::NotFound("wallet"))
+}
+
+/// A new wallet's fields.
+#[derive(Debug)]
+pub struct NewWallet {
+    pub dlt_address: Option<String>,
+    pub external_id: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    /// seed 000's wallet type (`general_purpose`, ...)
+    pub wallet_type: &'static str,
+    pub purpose: Option<String>,
+    pub parent_wallet_id: Option<Uuid>,
+    pub currency: Option<String>,
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// Inserts a wallet for `user_id` (rules already checked by the caller), mapping
+/// uniqueness violations to 409s.
+pub async fn insert_wallet(conn: &mut PgConnection, client_id: Uuid, user_id: Uuid, w: NewWallet) -> Result<Uuid> {
+    let id = Uuid::now_v7();
+    let address = w.dlt_address.unwrap_or_else(validate::fresh_dlt_address);
+    let taken: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM wallets WHERE dlt_address = $1").bind(&address).fetch_optional(&mut *conn).await?;
+    if taken.is_some() {
+        return Err(Error::conflict("dlt_address_in_use", "this DLT address belongs (or belonged) to another wallet and can never be reused"));
+    }
+    if let Some(ext) = &w.external_id {
+        let dup: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM wallets WHERE client_id = $1 AND external_id = $2")
+            .bind(client_id)
+            .bind(ext)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if dup.is_some() {
+            return Err(duplicate_external_id("wallet"));
+        }
+    }
+    let res = sqlx::query(
+        "INSERT INTO wallets (id, client_id, user_id, dlt_address, status, external_id, name, nickname, type, purpose, \
+         parent_wallet_id, currency, metadata) VALUES ($1, $2, $3, $4, 'READY', $5, $6, $7, $8, $9, $10, COALESCE($11, 'EUR'), $12)",
+    )
+    .bind(id)
+    .bind(client_id)
+    .bind(user_id)
+    .bind(&address)
+    .bind(&w.external_id)
+    .bind(&w.name)
+    .bind(&w.nickname)
+    .bind(w.wallet_type)
+    .bind(&w.purpose)
+    .bind(w.parent_wallet_id)
+    .bind(&w.currency)
+    .bind(Value::Object(w.metadata.unwrap_or_default()))
+    .execute(&mut *conn)
+    .await;
+    match res {
+        Ok(_) => Ok(id),
+        Err(e) => match unique_violation(&e) {
+            Some(c) if c.contains("external_id") => Err(duplicate_external_id("wallet")),
+            Some(c) if c.contains("dlt_address") => Err(Error::conflict("dlt_address_in_use", "this DLT address is already used")),
+            _ => Err(e.into()),
+        },
+    }
+}
+
+impl Default for NewWallet {
+    fn default() -> Self {
+        NewWallet {
+            dlt_address: None,
+            external_id: None,
+            name: None,
+            nickname: None,
+            wallet_type: "general_purpose",
+            purpose: None,
+            parent_wallet_id: None,
+            currency: None,
+            metadata: None,
+        }
+    }
+}
+
+pub fn duplicate_external_id(what: &str) -> Error {
+    Error::conflict("duplicate_external_id", format!("a {what} with this externalId already exists"))
+}
+
+/// Trims an optional text field; refuses empty, too long or control characters.
+pub fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(v) => {
+            let t = v.trim();
+            if t.is_empty() {
+                return Err(Error::invalid(field, "must not be empty"));
+            }
+            if t.chars().count() > max {
+                return Err(Error::invalid(field, format!("must be at most {max} characters")));
+            }
+            if t.chars().any(|c| c.is_control()) {
+                return Err(Error::invalid(field, "must not contain control characters"));
+            }
+            Ok(Some(t.to_owned()))
+        }
+    }
+}
+
+
+/// Create an extra wallet for an ACTIVATED user (at most [`MAX_WALLETS_PER_USER`]).
+#[derive(Debug)]
+pub struct CreateWallet {
+    pub user_id: Uuid,
+    /// Its fields, validated by the caller.
+    pub wallet: NewWallet,
+}
+
+/// A created wallet.
+#[derive(Debug, Clone, Copy)]
+pub struct WalletCreated {
+    pub client_id: Uuid,
+    pub wallet_id: Uuid,
+}
+
+impl Command for CreateWallet {
+    type Output = WalletCreated;
+    const STORES_OPERATIONS: bool = false;
+
+    async fn execute(self, _: &Platform, conn: &mut PgConnection, client_id: Uuid) -> Result<WalletCreated> {
+        let (user_id, new) = (self.user_id, self.wallet);
+        let user: Option<(String,)> = sqlx::query_as("SELECT status FROM users WHERE id = $1 AND client_id = $2 FOR UPDATE")
+            .bind(user_id)
+            .bind(client_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some((user_status,)) = user else { return Err(Error::ReferenceNotFound { resource: "user", field: "userId" }) };
+        if user_status != "ACTIVATED" {
+            return Err(Error::conflict("user_not_activated", format!("the user is {user_status}; extra wallets need an ACTIVATED user")));
+        }
+        let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM wallets WHERE user_id = $1 AND status <> 'UNSUBSCRIBED'")
+            .bind(user_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        if count >= MAX_WALLETS_PER_USER {
+            return Err(Error::conflict("wallet_limit_reached", format!("a user can have at most {MAX_WALLETS_PER_USER} wallets")));
+        }
+        if let Some(parent) = new.parent_wallet_id {
+            let found: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM wallets WHERE id = $1 AND client_id = $2")
+                .bind(parent)
+                .bind(client_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if found.is_none() {
+                return Err(Error::ReferenceNotFound { resource: "wallet", field: "parentWalletId" });
+            }
+        }
+        let wallet_id = insert_wallet(conn, client_id, user_id, new).await?;
+        Ok(WalletCreated { client_id, wallet_id })
+    }
+}
