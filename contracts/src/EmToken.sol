@@ -53,6 +53,11 @@ contract EmToken is Clearable, AccessControl {
     event OperatorTransfer(
         string operationId, address indexed operator, address indexed from, address indexed to, uint256 value
     );
+    /// @notice Inner call `index` of a {batch} reverted; the other calls of the batch are unaffected.
+    /// @param index position of the call in the batch
+    /// @param operationId the call's operation id (its first argument)
+    /// @param reason the call's revert data, as returned
+    event BatchCallFailed(uint256 index, string operationId, bytes reason);
     /// @notice `account` was frozen.
     event AccountFrozen(address indexed account);
     /// @notice `account` was unfrozen.
@@ -157,6 +162,34 @@ contract EmToken is Clearable, AccessControl {
         emit OperatorTransfer(operationId, _msgSender(), from, to, value);
     }
 
+    /// @notice Runs many platform calls in one transaction, each on its own: a call that reverts
+    /// emits {BatchCallFailed} with its index, operation id and revert data, its effects are
+    /// undone, and the batch goes on. Only an OPERATOR_ROLE holder may batch, and every call still
+    /// checks its own role (the calls run with the batch caller as sender). Allowed calls: the
+    /// platform functions that take an operation id first — mint, burn, burnHeld,
+    /// operatorTransfer, holdFrom, holdFromWithExpirationDate, executeHold, executeHoldAndKeepOpen,
+    /// releaseHold, renewHold, renewHoldWithExpirationDate, processClearableTransfer,
+    /// executeClearableTransfer, rejectClearableTransfer; any other call fails on its own with
+    /// "Call not allowed in a batch".
+    /// @param calls ABI-encoded calls (selector and arguments)
+    /// @return failed how many calls reverted
+    function batch(bytes[] calldata calls) external onlyRole(OPERATOR_ROLE) returns (uint256 failed) {
+        for (uint256 i = 0; i < calls.length; ++i) {
+            bytes calldata call = calls[i];
+            bool ok;
+            bytes memory reason;
+            if (_batchable(call)) {
+                (ok, reason) = address(this).delegatecall(call);
+            } else {
+                reason = abi.encodeWithSignature("Error(string)", "Call not allowed in a batch");
+            }
+            if (!ok) {
+                emit BatchCallFailed(i, _firstString(call), reason);
+                ++failed;
+            }
+        }
+    }
+
     // ---------------------------------------------------------------------------------------
     // Compliance
     // ---------------------------------------------------------------------------------------
@@ -246,6 +279,30 @@ contract EmToken is Clearable, AccessControl {
         if (from != address(0)) require(!_frozen[from], "Sender account is frozen");
         if (to != address(0)) require(!_frozen[to], "Recipient account is frozen");
         super._update(from, to, value);
+    }
+
+    /// @dev Whether `call` may run inside {batch}.
+    function _batchable(bytes calldata call) private pure returns (bool) {
+        if (call.length < 4) return false;
+        bytes4 s = bytes4(call[:4]);
+        return s == this.mint.selector || s == this.burn.selector || s == this.burnHeld.selector
+            || s == this.operatorTransfer.selector || s == this.holdFrom.selector
+            || s == this.holdFromWithExpirationDate.selector || s == this.executeHold.selector
+            || s == this.executeHoldAndKeepOpen.selector || s == this.releaseHold.selector
+            || s == this.renewHold.selector || s == this.renewHoldWithExpirationDate.selector
+            || s == this.processClearableTransfer.selector || s == this.executeClearableTransfer.selector
+            || s == this.rejectClearableTransfer.selector;
+    }
+
+    /// @dev The first argument of `call` read as a string, or "" when it is not one. Never reverts.
+    function _firstString(bytes calldata call) private pure returns (string memory) {
+        if (call.length < 36) return "";
+        uint256 offset = uint256(bytes32(call[4:36]));
+        if (offset < 32 || offset > call.length || offset + 36 > call.length) return "";
+        uint256 start = 4 + offset + 32;
+        uint256 len = uint256(bytes32(call[4 + offset:start]));
+        if (len > call.length - start) return "";
+        return string(call[start:start + len]);
     }
 
     function _requireOperationId(string memory operationId) private pure {
