@@ -48,6 +48,26 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_MAX_IN_FLIGHT", default_value_t = 32)]
     pub max_in_flight: usize,
 
+    /// Most operations the submitter packs into one chain transaction (EmToken
+    /// `batch`); 1 sends every operation as its own transaction.
+    #[arg(long, env = "EMLEDGER_BATCH_SIZE", default_value_t = 64)]
+    pub batch_size: usize,
+
+    /// Attempts an operation gets for failures of its own (a node error on its
+    /// call, a failed write of its result) before it is FAILED.
+    #[arg(long, env = "EMLEDGER_MAX_ATTEMPTS", default_value_t = 5)]
+    pub max_attempts: u32,
+
+    /// First retry delay of a failed operation in milliseconds; doubles per
+    /// attempt, at most 30 s.
+    #[arg(long, env = "EMLEDGER_RETRY_BASE_MS", default_value_t = 500)]
+    pub retry_base_ms: u64,
+
+    /// `/health` is DEGRADED when an operation has been PENDING, SIGNED or SENT
+    /// without moving for this many seconds.
+    #[arg(long, env = "EMLEDGER_STUCK_AFTER_SECS", default_value_t = 60)]
+    pub stuck_after_secs: u64,
+
     /// Simulated bank: payouts (cash-outs) to these IBANs fail, so their funds are
     /// released back to the wallet. Comma-separated.
     #[arg(long, env = "EMLEDGER_BANK_REJECT_IBANS", value_delimiter = ',')]
@@ -80,6 +100,10 @@ impl Default for ApiConfig {
             rpc_url: None,
             platform_key: None,
             max_in_flight: 32,
+            batch_size: 64,
+            max_attempts: 5,
+            retry_base_ms: 500,
+            stuck_after_secs: 60,
             bank_reject_ibans: Vec::new(),
             scheduler: true,
             scheduler_interval_ms: 1000,
@@ -101,6 +125,10 @@ impl std::fmt::Debug for ApiConfig {
             .field("rpc_url", &self.rpc_url)
             .field("platform_key", &self.platform_key.as_ref().map(|_| "<redacted>"))
             .field("max_in_flight", &self.max_in_flight)
+            .field("batch_size", &self.batch_size)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_base_ms", &self.retry_base_ms)
+            .field("stuck_after_secs", &self.stuck_after_secs)
             .field("bank_reject_ibans", &self.bank_reject_ibans)
             .field("scheduler", &self.scheduler)
             .field("scheduler_interval_ms", &self.scheduler_interval_ms)

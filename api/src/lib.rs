@@ -63,12 +63,15 @@ pub async fn serve_on(
     let submitter = match (config.rpc_url.clone(), config.platform_key.as_deref().filter(|k| !k.trim().is_empty())) {
         (Some(rpc_url), Some(key)) => {
             let cfg = submitter::SubmitterConfig {
-                rpc_url,
-                signer: submitter::parse_key(key)?,
                 max_in_flight: config.max_in_flight,
+                batch_size: config.batch_size,
+                max_attempts: config.max_attempts,
+                retry_base: std::time::Duration::from_millis(config.retry_base_ms),
                 bank_reject_ibans: config.bank_reject_ibans.clone(),
+                ..submitter::SubmitterConfig::new(rpc_url, submitter::parse_key(key)?)
             };
-            Some(tokio::spawn(submitter::run(pool, cfg, ctx.platform().wake_handle(), stop_rx)))
+            let platform = ctx.platform();
+            Some(tokio::spawn(submitter::run(pool, cfg, platform.wake_handle(), platform.submitter_health(), stop_rx)))
         }
         (None, Some(_)) => {
             tracing::warn!("a platform key but no --rpc-url: operations are stored but not submitted by this process");

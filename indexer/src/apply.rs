@@ -283,7 +283,7 @@ pub fn apply(
                 c.updated_time = pos.block_time;
                 fx.changed_clearables.insert(operation_id.clone());
             }
-            Event::Minted { .. } | Event::Burned { .. } | Event::OperatorTransfer { .. } | Event::Other { .. } => {}
+            Event::Minted { .. } | Event::Burned { .. } | Event::OperatorTransfer { .. } | Event::Role { .. } | Event::Other { .. } => {}
         }
     }
     fx

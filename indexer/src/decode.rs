@@ -42,6 +42,9 @@ pub enum Event {
     ClearableExecuted { operation_id: String },
     ClearableRejected { operation_id: String, reason: String },
     ClearableCancelled { operation_id: String },
+    /// A role granted to or revoked from `account` (kept in the log: the API refuses role
+    /// holders as wallet addresses).
+    Role { role: B256, account: Address, granted: bool },
     /// Any other EmToken event (roles, pause, freeze, approvals): kept in the log only.
     Other { name: &'static str },
 }
@@ -72,6 +75,8 @@ impl Event {
             Event::ClearableExecuted { .. } => "ClearableTransferExecuted",
             Event::ClearableRejected { .. } => "ClearableTransferRejected",
             Event::ClearableCancelled { .. } => "ClearableTransferCancelled",
+            Event::Role { granted: true, .. } => "RoleGranted",
+            Event::Role { granted: false, .. } => "RoleRevoked",
             Event::Other { name } => name,
         }
     }
@@ -122,6 +127,7 @@ impl Event {
                 json!({"orderer": a(orderer), "from": a(from), "to": a(to), "value": value.to_string()})
             }
             Event::ClearableRejected { reason, .. } => json!({"reason": reason}),
+            Event::Role { role, account, .. } => json!({"role": format!("{role:#x}"), "account": a(account)}),
             _ => json!({}),
         }
     }
@@ -192,9 +198,11 @@ pub fn decode(log: &Log) -> Option<Event> {
         EmTokenEvents::Unpaused(_) => Event::Other { name: "Unpaused" },
         EmTokenEvents::AccountFrozen(_) => Event::Other { name: "AccountFrozen" },
         EmTokenEvents::AccountUnfrozen(_) => Event::Other { name: "AccountUnfrozen" },
-        EmTokenEvents::RoleGranted(_) => Event::Other { name: "RoleGranted" },
-        EmTokenEvents::RoleRevoked(_) => Event::Other { name: "RoleRevoked" },
+        EmTokenEvents::RoleGranted(e) => Event::Role { role: e.role, account: e.account, granted: true },
+        EmTokenEvents::RoleRevoked(e) => Event::Role { role: e.role, account: e.account, granted: false },
         EmTokenEvents::RoleAdminChanged(_) => Event::Other { name: "RoleAdminChanged" },
+        // the submitter settles a failed inner call of a batch from its receipt
+        EmTokenEvents::BatchCallFailed(_) => Event::Other { name: "BatchCallFailed" },
         #[allow(unreachable_patterns)]
         _ => Event::Other { name: "Unknown" },
     })

@@ -24,6 +24,7 @@ pub mod idempotency;
 pub mod money;
 pub mod pipeline;
 mod platform;
+pub mod revert;
 pub mod schedule;
 pub mod scheduler;
 pub mod submitter;

@@ -40,3 +40,96 @@ pub fn publish(s: &Stats) {
     metrics::gauge!("emledger_operations_oldest_pending_seconds").set(s.oldest_pending_secs.unwrap_or(0.0));
     metrics::gauge!("emledger_operations_oldest_unsettled_seconds").set(s.oldest_unsettled_secs.unwrap_or(0.0));
 }
+
+/// What this process's submitter last did, for `/health` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct SubmitterHealth(std::sync::Mutex<SubmitterState>);
+
+/// A snapshot of [`SubmitterHealth`].
+#[derive(Debug, Clone, Default)]
+pub struct SubmitterState {
+    /// A submitter was started in this process.
+    pub running: bool,
+    /// It holds the signer's lock (another replica submits otherwise).
+    pub holds_lock: bool,
+    /// Passes failed in a row (0 after a good one).
+    pub consecutive_errors: u32,
+    pub last_error: Option<String>,
+}
+
+impl SubmitterHealth {
+    fn with(&self, f: impl FnOnce(&mut SubmitterState)) {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.running = true;
+        f(&mut s);
+    }
+
+    pub fn pass_ok(&self) {
+        self.with(|s| {
+            s.consecutive_errors = 0;
+            s.last_error = None;
+        });
+        metrics::gauge!("emledger_submitter_consecutive_errors").set(0.0);
+    }
+
+    pub fn pass_failed(&self, error: &str) {
+        let mut n = 0;
+        self.with(|s| {
+            s.consecutive_errors += 1;
+            s.last_error = Some(error.to_owned());
+            n = s.consecutive_errors;
+        });
+        metrics::gauge!("emledger_submitter_consecutive_errors").set(n as f64);
+    }
+
+    pub fn set_lock(&self, held: bool) {
+        self.with(|s| s.holds_lock = held);
+    }
+
+    pub fn snapshot(&self) -> SubmitterState {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// UP, or DEGRADED with the reasons.
+#[derive(Debug, Clone)]
+pub struct PipelineHealth {
+    pub status: &'static str,
+    pub reasons: Vec<String>,
+    /// Seconds since the oldest PENDING, SIGNED or SENT operation last moved.
+    pub oldest_unsettled_secs: Option<f64>,
+}
+
+/// Failed passes in a row that make the pipeline DEGRADED.
+pub const FAILED_PASSES_DEGRADED: u32 = 3;
+
+/// The operation pipeline's health: DEGRADED when an operation has not moved
+/// for `stuck_after`, when this process's submitter keeps failing, or when this
+/// process has no submitter (no platform key or RPC URL). Reads only the unsettled
+/// operations (partial indexes).
+pub async fn health(pool: &PgPool, submitter: &SubmitterState, stuck_after: std::time::Duration) -> Result<PipelineHealth> {
+    let (oldest, status): (Option<f64>, Option<String>) = sqlx::query_as(
+        "SELECT EXTRACT(EPOCH FROM now() - min(updated_at))::float8, (array_agg(status ORDER BY updated_at))[1]
+         FROM operations WHERE status IN ('PENDING', 'SIGNED', 'SENT')",
+    )
+    .fetch_optional(pool)
+    .await?
+    .unwrap_or((None, None));
+    let mut reasons = Vec::new();
+    if !submitter.running {
+        reasons.push("no operation submitter in this process (no --platform-key or --rpc-url): operations are stored, not sent".into());
+    } else if submitter.consecutive_errors >= FAILED_PASSES_DEGRADED {
+        reasons.push(format!(
+            "the operation submitter failed {} passes in a row: {}",
+            submitter.consecutive_errors,
+            submitter.last_error.as_deref().unwrap_or("unknown error")
+        ));
+    }
+    if let (Some(age), Some(status)) = (oldest, status.as_deref()) {
+        if age > stuck_after.as_secs_f64() {
+            reasons.push(format!("an operation has been {status} for {age:.0} s (threshold {} s)", stuck_after.as_secs()));
+        }
+    }
+    metrics::gauge!("emledger_pipeline_degraded").set(if reasons.is_empty() { 0.0 } else { 1.0 });
+    Ok(PipelineHealth { status: if reasons.is_empty() { "UP" } else { "DEGRADED" }, reasons, oldest_unsettled_secs: oldest })
+}

@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 
 use crate::{
     money::{self, Token},
+    pipeline::SubmitterHealth,
     scheduler::{Clock, SystemClock},
     Error, Result,
 };
@@ -34,6 +35,7 @@ struct Inner {
     last_chain_probe: Mutex<Option<Instant>>,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
+    submitter: Arc<SubmitterHealth>,
 }
 
 /// The money domain's shared state. Cheap to clone.
@@ -74,6 +76,7 @@ impl Platform {
             last_chain_probe: Mutex::new(Some(Instant::now())),
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
             wake: Arc::new(Notify::new()),
+            submitter: Arc::default(),
         })))
     }
 
@@ -110,6 +113,11 @@ impl Platform {
     }
 
     /// What the submitter waits on.
+    /// What this process's submitter reports (see [`crate::pipeline::health`]).
+    pub fn submitter_health(&self) -> Arc<SubmitterHealth> {
+        self.0.submitter.clone()
+    }
+
     pub fn wake_handle(&self) -> Arc<Notify> {
         self.0.wake.clone()
     }

@@ -149,6 +149,42 @@ pub fn text(field: &str, value: Option<String>, max: usize) -> Result<Option<Str
 }
 
 
+/// Refuses, as a wallet's address, one that money must never be sent to or
+/// owned by a customer: the zero address, the platform's signer, the token
+/// contract, and any address holding a role on the token (from the indexed
+/// `RoleGranted`/`RoleRevoked` events). 400 naming `dltAddress`.
+pub async fn refuse_platform_address(platform: &Platform, conn: &mut PgConnection, address: &str) -> Result<()> {
+    let refuse = |why: &str| Err(Error::invalid("dltAddress", format!("must not be {why}")));
+    let parsed: alloy::primitives::Address = address.parse().map_err(|_| Error::invalid("dltAddress", "must be a 0x-prefixed 20-byte hex address"))?;
+    if parsed.is_zero() {
+        return refuse("the zero address");
+    }
+    if platform.signer_address() == Some(parsed) {
+        return refuse("the platform's own address");
+    }
+    let chain = platform.chain().await;
+    if let Some((chain_id, contract)) = &chain.token {
+        if contract.eq_ignore_ascii_case(address) {
+            return refuse("the token contract's address");
+        }
+        let (holds_role,): (bool,) = sqlx::query_as(
+            "SELECT COALESCE(bool_or(name = 'RoleGranted'), false) FROM (
+                SELECT DISTINCT ON (data->>'role') name FROM chain_events
+                WHERE name IN ('RoleGranted', 'RoleRevoked') AND data->>'account' = $1 AND chain_id = $2 AND contract = $3
+                ORDER BY data->>'role', block_number DESC, log_index DESC) latest",
+        )
+        .bind(address.to_ascii_lowercase())
+        .bind(chain_id)
+        .bind(contract)
+        .fetch_one(&mut *conn)
+        .await?;
+        if holds_role {
+            return refuse("an address holding a role on the token contract");
+        }
+    }
+    Ok(())
+}
+
 /// Create an extra wallet for an ACTIVATED user (at most [`MAX_WALLETS_PER_USER`]).
 #[derive(Debug)]
 pub struct CreateWallet {
@@ -168,7 +204,7 @@ impl Command for CreateWallet {
     type Output = WalletCreated;
     const STORES_OPERATIONS: bool = false;
 
-    async fn execute(self, _: &Platform, conn: &mut PgConnection, client_id: Uuid) -> Result<WalletCreated> {
+    async fn execute(self, platform: &Platform, conn: &mut PgConnection, client_id: Uuid) -> Result<WalletCreated> {
         let (user_id, new) = (self.user_id, self.wallet);
         let user: Option<(String,)> = sqlx::query_as("SELECT status FROM users WHERE id = $1 AND client_id = $2 FOR UPDATE")
             .bind(user_id)
@@ -195,6 +231,9 @@ impl Command for CreateWallet {
             if found.is_none() {
                 return Err(Error::ReferenceNotFound { resource: "wallet", field: "parentWalletId" });
             }
+        }
+        if let Some(address) = &new.dlt_address {
+            refuse_platform_address(platform, conn, address).await?;
         }
         let wallet_id = insert_wallet(conn, client_id, user_id, new).await?;
         Ok(WalletCreated { client_id, wallet_id })

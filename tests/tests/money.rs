@@ -445,7 +445,7 @@ async fn debit_storm_never_overdraws_and_leaves_no_nonce_gap() -> anyhow::Result
     let t = transfer(&st, &a, &b, "1").await.ok(202).clone();
     assert_eq!(st.wait_operation(&s(&t, "apiOperationId")).await["status"], "SUCCESS");
     let (gaps,): (i64,) = sqlx::query_as(
-        "SELECT count(*) FROM (SELECT nonce, lag(nonce) OVER (ORDER BY nonce) AS prev FROM operations WHERE nonce IS NOT NULL) x WHERE prev IS NOT NULL AND nonce <> prev + 1",
+        "SELECT count(*) FROM (SELECT nonce, lag(nonce) OVER (ORDER BY nonce) AS prev FROM chain_transactions) x WHERE prev IS NOT NULL AND nonce <> prev + 1",
     )
     .fetch_one(&st.pool)
     .await?;

@@ -64,6 +64,14 @@ pub struct ApiOptions {
     pub fault: Option<String>,
     pub bank_reject_ibans: Vec<String>,
     pub max_in_flight: Option<usize>,
+    /// `--batch-size` (the API's default when `None`).
+    pub batch_size: Option<usize>,
+    /// `--stuck-after-secs`.
+    pub stuck_after_secs: Option<u64>,
+    /// `--retry-base-ms`.
+    pub retry_base_ms: Option<u64>,
+    /// `--max-attempts`.
+    pub max_attempts: Option<u32>,
 }
 
 pub struct MoneyStack {
@@ -141,6 +149,21 @@ impl MoneyStack {
             if let Some(f) = &options.fault {
                 cmd.env("EMLEDGER_FAULT", f);
             }
+            if let Some(n) = options.max_in_flight {
+                cmd.arg("--max-in-flight").arg(n.to_string());
+            }
+            if let Some(n) = options.batch_size {
+                cmd.arg("--batch-size").arg(n.to_string());
+            }
+            if let Some(n) = options.stuck_after_secs {
+                cmd.arg("--stuck-after-secs").arg(n.to_string());
+            }
+            if let Some(n) = options.retry_base_ms {
+                cmd.arg("--retry-base-ms").arg(n.to_string());
+            }
+            if let Some(n) = options.max_attempts {
+                cmd.arg("--max-attempts").arg(n.to_string());
+            }
             ApiRunner::Process { child: cmd.spawn().context("spawning emledger api")? }
         } else {
             let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
@@ -151,6 +174,10 @@ impl MoneyStack {
                 platform_key: Some(self.platform_key()),
                 max_in_flight: options.max_in_flight.unwrap_or(32),
                 bank_reject_ibans: options.bank_reject_ibans.clone(),
+                batch_size: options.batch_size.unwrap_or(64),
+                stuck_after_secs: options.stuck_after_secs.unwrap_or(60),
+                retry_base_ms: options.retry_base_ms.unwrap_or(500),
+                max_attempts: options.max_attempts.unwrap_or(5),
                 ..Default::default()
             };
             let pool = emledger_ledger::db::connect(&self.db_url, 24).await?;

@@ -1,0 +1,902 @@
+//! The operation submitter: turns stored `operations` into signed, sent and
+//! mined chain transactions, crash-safely, many operations per transaction.
+//! Started by the API process (`emledger_api::serve`) when its config has
+//! `--rpc-url` and `--platform-key`; any number of API replicas may run one, only
+//! the holder of the signer's Postgres advisory lock submits.
+//!
+//! One pass, in `seq` order, at most `--max-in-flight` transactions unmined:
+//! 1. **Pack.** Ready PENDING operations (not waiting for a retry) are packed
+//!    `--batch-size` at a time into one call of EmToken's `batch`, whose inner
+//!    calls succeed or fail one by one. An operation that was already retried,
+//!    or any operation when the batch size is 1, goes alone as its own call.
+//! 2. **Estimate** gas before any nonce is taken: for a lone operation a revert
+//!    here makes it FAILED with its decoded reason and consumes no nonce; a batch
+//!    is estimated as a whole (its inner failures are reported on chain).
+//! 3. **Sign and store**: in one database transaction, take the next nonces from
+//!    `signer_nonces` (the DB, not memory), sign EIP-1559 transactions (fees from
+//!    `eth_feeHistory`), store each in `chain_transactions` (raw bytes and hash)
+//!    and its operations as SIGNED, commit. A transaction is signed once, ever.
+//! 4. **Send** the stored raw transactions in nonce order (→ SENT; holds go to
+//!    `PENDING_DLT_*`).
+//! 5. **Receipts.** Status 1: the operations MINED, except the batch's inner calls
+//!    that emitted `BatchCallFailed` (FAILED with the decoded reason, movements
+//!    ERROR, hold `*_FAILED`). The indexer settles the movements and holds from
+//!    each operation's own events, and the operation becomes SUCCESS once the
+//!    indexer has recorded them. Status 0 for a lone call: FAILED with the reason
+//!    replayed with `eth_call`; for a whole batch (out of gas): its operations go
+//!    back to PENDING to be retried alone.
+//!
+//! **Isolation.** A failure that concerns one operation (a node error on its
+//! estimate, a database error writing its result) costs that operation one of
+//! `--max-attempts`, with exponential backoff, its last error visible on it;
+//! then it is FAILED. A failure of the node itself (unreachable) costs no attempt:
+//! the pass backs off and the operations wait. Reasons are decoded and sanitized
+//! by [`crate::revert`] (never NUL bytes, never unbounded).
+//!
+//! After a crash, the new lock holder re-sends every SIGNED transaction as
+//! stored ("already known" / "nonce too low" are fine: the receipt tells) and
+//! polls the SENT ones; a transaction whose nonce was taken by another one can
+//! never be mined and its operations are marked FAILED. Transactions without a
+//! receipt after 30 s are re-broadcast (same bytes). There is no fee bumping:
+//! that would mean signing a second transaction for the same operations.
+//!
+//! Also drives cash-out payouts ([`payouts`]).
+//!
+//! Test hook: `EMLEDGER_FAULT=after_sign|after_send` (and `after_store` in the
+//! request handlers) aborts the process right after that step, once.
+
+mod payouts;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    consensus::TxEnvelope,
+    eips::{eip2718::Encodable2718, BlockId},
+    network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
+    primitives::{Address, Bytes, B256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::{TransactionReceipt, TransactionRequest},
+    signers::local::PrivateKeySigner,
+    sol_types::SolCall,
+    transports::{RpcError, TransportErrorKind},
+};
+use anyhow::Context;
+use emledger_contracts::EmToken;
+use futures::StreamExt;
+use sqlx::{PgConnection, PgPool, Row};
+use tokio::sync::{watch, Notify};
+use uuid::Uuid;
+
+use crate::{
+    money::{fault_point, hold_statuses},
+    pipeline::SubmitterHealth,
+    revert,
+};
+
+/// Parses a hex private key; the error never contains the key.
+pub fn parse_key(key: &str) -> anyhow::Result<PrivateKeySigner> {
+    key.trim().parse::<PrivateKeySigner>().map_err(|_| anyhow::anyhow!("the platform key is not a valid hex private key"))
+}
+
+/// What the submitter needs.
+pub struct SubmitterConfig {
+    pub rpc_url: String,
+    pub signer: PrivateKeySigner,
+    /// Most signed-but-unmined transactions at once.
+    pub max_in_flight: usize,
+    /// Most operations per transaction (1: every operation is its own transaction).
+    pub batch_size: usize,
+    /// Attempts an operation gets for failures of its own before it is FAILED.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt, at most 30 s.
+    pub retry_base: Duration,
+    pub bank_reject_ibans: Vec<String>,
+}
+
+impl SubmitterConfig {
+    /// The defaults of the `emledger api` flags.
+    pub fn new(rpc_url: String, signer: PrivateKeySigner) -> Self {
+        Self {
+            rpc_url,
+            signer,
+            max_in_flight: 32,
+            batch_size: 64,
+            max_attempts: 5,
+            retry_base: Duration::from_millis(500),
+            bank_reject_ibans: Vec::new(),
+        }
+    }
+}
+
+/// Runs the submitter until `stop` turns true (or its sender is dropped).
+pub async fn run(pool: PgPool, config: SubmitterConfig, wake: Arc<Notify>, health: Arc<SubmitterHealth>, mut stop: watch::Receiver<bool>) {
+    let address = config.signer.address();
+    tracing::info!(signer = %address, max_in_flight = config.max_in_flight, batch_size = config.batch_size, "operation submitter starting");
+    let mut delay = Duration::from_millis(250);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let error = match Submitter::connect(&pool, &config, wake.clone(), health.clone()).await {
+            Ok(mut s) => match s.run_locked(&mut stop).await {
+                Ok(()) => return,
+                Err(e) => format!("{e:#}"),
+            },
+            Err(e) => format!("submitter cannot start: {e:#}"),
+        };
+        metrics::counter!("emledger_submitter_pass_errors_total").increment(1);
+        health.pass_failed(&revert::sanitize(&error));
+        tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "submitter pass failed; retrying");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// A signed transaction not yet mined.
+struct InFlight {
+    tx_id: i64,
+    hash: B256,
+    /// Stored but not accepted by the node yet.
+    signed: bool,
+    since: Instant,
+    /// Its operations, in batch order (one for a lone call).
+    ops: Vec<Uuid>,
+    batched: bool,
+}
+
+struct PendingOp {
+    id: Uuid,
+    target: Address,
+    calldata: Bytes,
+    attempts: i32,
+}
+
+/// One transaction to sign: a lone call or a batch.
+struct Planned {
+    ops: Vec<Uuid>,
+    target: Address,
+    calldata: Bytes,
+    gas: u64,
+    batched: bool,
+}
+
+enum SendOutcome {
+    Accepted,
+    /// "already known", "nonce too low": the receipt (or its absence) tells.
+    Known { nonce_too_low: bool },
+}
+
+/// A failure concerning one operation.
+enum OpFault {
+    /// The contract refuses it: FAILED now.
+    Refused(String),
+    /// Something about this operation went wrong: retry with backoff, then FAILED.
+    Retry(String),
+}
+
+struct Submitter {
+    pool: PgPool,
+    provider: DynProvider,
+    wallet: EthereumWallet,
+    address: Address,
+    chain_id: u64,
+    max_in_flight: usize,
+    batch_size: usize,
+    max_attempts: u32,
+    retry_base: Duration,
+    reject_ibans: Vec<String>,
+    wake: Arc<Notify>,
+    health: Arc<SubmitterHealth>,
+    /// By nonce.
+    in_flight: BTreeMap<i64, InFlight>,
+    fees: Option<(Instant, u128, u128)>,
+    /// Recent gas estimates per function selector (see `plan`).
+    gas_by_selector: HashMap<[u8; 4], (u64, Instant)>,
+}
+
+/// How long a per-selector gas estimate is reused before estimating again.
+const GAS_ESTIMATE_TTL: Duration = Duration::from_secs(30);
+
+fn hex_addr(a: &Address) -> String {
+    format!("{a:#x}")
+}
+
+/// Whether an RPC error means the node could not be asked (not this call's fault).
+fn node_unreachable(e: &RpcError<TransportErrorKind>) -> bool {
+    matches!(e, RpcError::Transport(_))
+}
+
+impl Submitter {
+    async fn connect(pool: &PgPool, config: &SubmitterConfig, wake: Arc<Notify>, health: Arc<SubmitterHealth>) -> anyhow::Result<Self> {
+        let url = config.rpc_url.parse().context("invalid --rpc-url (an http(s) URL)")?;
+        let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(url).erased();
+        let chain_id = provider.get_chain_id().await.context("reading the chain id")?;
+        Ok(Self {
+            pool: pool.clone(),
+            provider,
+            wallet: EthereumWallet::from(config.signer.clone()),
+            address: config.signer.address(),
+            chain_id,
+            max_in_flight: config.max_in_flight.max(1),
+            batch_size: config.batch_size.clamp(1, 1000),
+            max_attempts: config.max_attempts.max(1),
+            retry_base: config.retry_base,
+            reject_ibans: config.bank_reject_ibans.iter().map(|i| i.replace(' ', "").to_ascii_uppercase()).collect(),
+            wake,
+            health,
+            in_flight: BTreeMap::new(),
+            fees: None,
+            gas_by_selector: HashMap::new(),
+        })
+    }
+
+    async fn run_locked(&mut self, stop: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
+        // a dedicated session holds the advisory lock for as long as it lives
+        let mut lock_conn = self.pool.acquire().await?.detach();
+        let lock_key = format!("emledger-submitter:{}:{}", self.chain_id, hex_addr(&self.address));
+        self.health.set_lock(false);
+        loop {
+            let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+                .bind(&lock_key)
+                .fetch_one(&mut lock_conn)
+                .await?;
+            if got {
+                break;
+            }
+            self.health.pass_ok();
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                r = stop.changed() => if r.is_err() || *stop.borrow() { return Ok(()) },
+            }
+        }
+        self.health.set_lock(true);
+        tracing::info!(signer = %self.address, chain_id = self.chain_id, "submitter holds the signer lock");
+        self.init_nonce().await?;
+        self.recover().await?;
+        let mut last_sweep = Instant::now() - Duration::from_secs(10);
+        let mut last_lock_check = Instant::now();
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let mut progressed = self.poll_receipts().await?;
+            progressed |= self.submit().await?;
+            metrics::gauge!("emledger_submitter_in_flight").set(self.in_flight.len() as f64);
+            if last_sweep.elapsed() > Duration::from_millis(200) {
+                progressed |= self.sweep().await?;
+                self.rebroadcast().await?;
+                last_sweep = Instant::now();
+            }
+            if last_lock_check.elapsed() > Duration::from_secs(2) {
+                sqlx::query("SELECT 1").execute(&mut lock_conn).await.context("the lock session is gone")?;
+                last_lock_check = Instant::now();
+            }
+            self.health.pass_ok();
+            if !progressed {
+                let nap = if self.in_flight.is_empty() { Duration::from_millis(100) } else { Duration::from_millis(5) };
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(nap) => {}
+                    r = stop.changed() => if r.is_err() { return Ok(()) },
+                }
+            }
+        }
+    }
+
+    async fn init_nonce(&self) -> anyhow::Result<()> {
+        let on_chain = self.provider.get_transaction_count(self.address).pending().await?;
+        sqlx::query(
+            "INSERT INTO signer_nonces (signer, chain_id, next_nonce) VALUES ($1, $2, $3)
+             ON CONFLICT (signer, chain_id) DO UPDATE SET next_nonce = GREATEST(signer_nonces.next_nonce, EXCLUDED.next_nonce), updated_at = now()",
+        )
+        .bind(hex_addr(&self.address))
+        .bind(self.chain_id as i64)
+        .bind(on_chain as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Re-sends every SIGNED transaction as stored and tracks the SENT ones.
+    async fn recover(&mut self) -> anyhow::Result<()> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.nonce, t.status, t.raw_tx, t.tx_hash, t.batched,
+                    array_agg(o.id ORDER BY o.batch_index) FILTER (WHERE o.id IS NOT NULL)
+             FROM chain_transactions t LEFT JOIN operations o ON o.transaction_id = t.id AND o.status IN ('SIGNED', 'SENT')
+             WHERE t.signer = $1 AND t.chain_id = $2 AND t.status IN ('SIGNED', 'SENT')
+             GROUP BY t.id ORDER BY t.nonce",
+        )
+        .bind(hex_addr(&self.address))
+        .bind(self.chain_id as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut resent = 0;
+        for r in rows {
+            let tx_id: i64 = r.get(0);
+            let nonce: i64 = r.get(1);
+            let status: String = r.get(2);
+            let raw: Vec<u8> = r.get(3);
+            let hash: B256 = r.get::<String, _>(4).parse()?;
+            let batched: bool = r.get(5);
+            let ops: Vec<Uuid> = r.get::<Option<Vec<Uuid>>, _>(6).unwrap_or_default();
+            let mut signed = status == "SIGNED";
+            if signed {
+                match self.send_raw(&raw).await {
+                    Ok(_) => {
+                        self.mark_sent(&[tx_id]).await?;
+                        signed = false;
+                        resent += 1;
+                    }
+                    Err(e) => tracing::warn!(nonce, error = %e, "re-sending a signed transaction failed; will retry"),
+                }
+            }
+            self.in_flight.insert(nonce, InFlight { tx_id, hash, signed, since: Instant::now(), ops, batched });
+        }
+        if !self.in_flight.is_empty() {
+            tracing::info!(in_flight = self.in_flight.len(), resent, "recovered in-flight transactions");
+        }
+        Ok(())
+    }
+
+    async fn send_raw(&self, raw: &[u8]) -> Result<SendOutcome, RpcError<TransportErrorKind>> {
+        match self.provider.send_raw_transaction(raw).await {
+            Ok(_) => Ok(SendOutcome::Accepted),
+            Err(e) => {
+                let m = e.to_string().to_lowercase();
+                let nonce_too_low = m.contains("nonce too low") || m.contains("nonce is too low");
+                if nonce_too_low || m.contains("already known") || m.contains("already imported") || m.contains("known transaction") || m.contains("already exists") {
+                    Ok(SendOutcome::Known { nonce_too_low })
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn current_fees(&mut self) -> anyhow::Result<(u128, u128)> {
+        if let Some((at, max_fee, tip)) = self.fees {
+            if at.elapsed() < Duration::from_secs(2) {
+                return Ok((max_fee, tip));
+            }
+        }
+        let f = self.provider.estimate_eip1559_fees().await.context("estimating EIP-1559 fees")?;
+        self.fees = Some((Instant::now(), f.max_fee_per_gas, f.max_priority_fee_per_gas));
+        Ok((f.max_fee_per_gas, f.max_priority_fee_per_gas))
+    }
+
+    /// Packs, estimates, signs, stores and sends the next ready PENDING operations.
+    async fn submit(&mut self) -> anyhow::Result<bool> {
+        let capacity = self.max_in_flight.saturating_sub(self.in_flight.len());
+        if capacity == 0 {
+            return Ok(false);
+        }
+        let rows = sqlx::query(
+            "SELECT id, target, calldata, attempts FROM operations
+             WHERE status = 'PENDING' AND chain_id = $1 AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+             ORDER BY seq LIMIT $2",
+        )
+        .bind(self.chain_id as i64)
+        .bind((capacity * self.batch_size) as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        let mut ops = Vec::with_capacity(rows.len());
+        let mut faults = Vec::new();
+        for r in rows {
+            let id: Uuid = r.get(0);
+            match r.get::<String, _>(1).parse::<Address>() {
+                Ok(target) => ops.push(PendingOp { id, target, calldata: Bytes::from(r.get::<Vec<u8>, _>(2)), attempts: r.get(3) }),
+                Err(_) => faults.push((id, OpFault::Refused("the operation's contract address is malformed".into()))),
+            }
+        }
+        let (max_fee, tip) = self.current_fees().await?;
+        let (planned, more_faults, node_down) = self.plan(ops, capacity).await;
+        faults.extend(more_faults);
+        let settled = self.record_faults(&faults).await;
+        if node_down {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        if planned.is_empty() {
+            return Ok(settled);
+        }
+
+        // sign and store, nonces from the DB, one database transaction
+        let mut signed: Vec<(Planned, i64, Vec<u8>, B256)> = Vec::with_capacity(planned.len());
+        let signer = hex_addr(&self.address);
+        let mut tx = self.pool.begin().await?;
+        let (mut next,): (i64,) = sqlx::query_as("SELECT next_nonce FROM signer_nonces WHERE signer = $1 AND chain_id = $2 FOR UPDATE")
+            .bind(&signer)
+            .bind(self.chain_id as i64)
+            .fetch_one(&mut *tx)
+            .await?;
+        for p in planned {
+            let req = TransactionRequest::default()
+                .with_from(self.address)
+                .with_to(p.target)
+                .with_input(p.calldata.clone())
+                .with_nonce(next as u64)
+                .with_chain_id(self.chain_id)
+                .with_gas_limit(p.gas)
+                .with_max_fee_per_gas(max_fee)
+                .with_max_priority_fee_per_gas(tip);
+            let envelope: TxEnvelope = req.build(&self.wallet).await.context("signing")?;
+            let raw = envelope.encoded_2718();
+            let hash = *envelope.tx_hash();
+            signed.push((p, next, raw, hash));
+            next += 1;
+        }
+        let mut tx_ids = Vec::with_capacity(signed.len());
+        for (p, nonce, raw, hash) in &signed {
+            let (tx_id,): (i64,) = sqlx::query_as(
+                "INSERT INTO chain_transactions (chain_id, signer, nonce, operations, batched, gas_limit, max_fee_per_gas, raw_tx, tx_hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9) RETURNING id",
+            )
+            .bind(self.chain_id as i64)
+            .bind(&signer)
+            .bind(nonce)
+            .bind(p.ops.len() as i32)
+            .bind(p.batched)
+            .bind(p.gas as i64)
+            .bind(max_fee.to_string())
+            .bind(raw)
+            .bind(format!("{hash:#x}"))
+            .fetch_one(&mut *tx)
+            .await?;
+            let index: Vec<i32> = if p.batched { (0..p.ops.len() as i32).collect() } else { vec![-1] };
+            let done = sqlx::query(
+                "UPDATE operations o SET status = 'SIGNED', transaction_id = $1, batch_index = NULLIF(u.idx, -1), signer = $2, nonce = $3,
+                        gas_limit = $4, max_fee_per_gas = $5::numeric, tx_hash = $6, signed_at = now(), updated_at = now()
+                 FROM UNNEST($7::uuid[], $8::int[]) AS u(id, idx) WHERE o.id = u.id AND o.status = 'PENDING'",
+            )
+            .bind(tx_id)
+            .bind(&signer)
+            .bind(nonce)
+            .bind(p.gas as i64)
+            .bind(max_fee.to_string())
+            .bind(format!("{hash:#x}"))
+            .bind(&p.ops)
+            .bind(&index)
+            .execute(&mut *tx)
+            .await?;
+            anyhow::ensure!(done.rows_affected() as usize == p.ops.len(), "operations changed under the submitter; retrying");
+            tx_ids.push(tx_id);
+        }
+        sqlx::query("UPDATE signer_nonces SET next_nonce = $3, updated_at = now() WHERE signer = $1 AND chain_id = $2")
+            .bind(&signer)
+            .bind(self.chain_id as i64)
+            .bind(next)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        fault_point("after_sign");
+
+        // send in nonce order
+        let mut sent = Vec::with_capacity(signed.len());
+        for ((p, nonce, raw, hash), tx_id) in signed.into_iter().zip(tx_ids) {
+            let ok = match self.send_raw(&raw).await {
+                Ok(_) => true,
+                Err(e) => {
+                    tracing::warn!(nonce, error = %e, "sending failed; will re-send the same transaction");
+                    false
+                }
+            };
+            if ok {
+                sent.push(tx_id);
+            }
+            self.in_flight.insert(nonce, InFlight { tx_id, hash, signed: !ok, since: Instant::now(), ops: p.ops, batched: p.batched });
+        }
+        fault_point("after_send");
+        self.mark_sent(&sent).await?;
+        Ok(true)
+    }
+
+    /// Groups operations into at most `capacity` transactions and finds their gas.
+    /// Returns the transactions, the operations' own faults, and whether the node
+    /// could not be reached (those operations simply wait).
+    async fn plan(&mut self, ops: Vec<PendingOp>, capacity: usize) -> (Vec<Planned>, Vec<(Uuid, OpFault)>, bool) {
+        let token = ops.first().map(|o| o.target);
+        let (mut lone, mut packable): (Vec<PendingOp>, Vec<PendingOp>) =
+            ops.into_iter().partition(|o| self.batch_size == 1 || o.attempts > 0 || Some(o.target) != token);
+        let mut planned = Vec::new();
+        let mut faults = Vec::new();
+        let mut node_down = false;
+        // batches first: they carry most operations per nonce
+        while packable.len() >= 2 && planned.len() < capacity {
+            let rest = packable.split_off(packable.len().min(self.batch_size));
+            let group = std::mem::replace(&mut packable, rest);
+            let calls: Vec<Bytes> = group.iter().map(|o| o.calldata.clone()).collect();
+            let calldata = Bytes::from(EmToken::batchCall { calls }.abi_encode());
+            let target = group[0].target;
+            let req = TransactionRequest::default().with_from(self.address).with_to(target).with_input(calldata.clone());
+            match self.provider.estimate_gas(req).await {
+                Ok(gas) => planned.push(Planned {
+                    ops: group.iter().map(|o| o.id).collect(),
+                    target,
+                    calldata,
+                    gas: gas.saturating_mul(5) / 4 + 50_000,
+                    batched: true,
+                }),
+                Err(e) if node_unreachable(&e) => {
+                    node_down = true;
+                    break;
+                }
+                Err(e) => {
+                    // a batch the node refuses as a whole: its operations go alone
+                    tracing::warn!(operations = group.len(), error = %e, "estimating a batch failed; sending its operations alone");
+                    lone.extend(group);
+                }
+            }
+        }
+        if node_down {
+            return (planned, faults, true);
+        }
+        lone.extend(packable);
+        let room = capacity.saturating_sub(planned.len());
+        lone.truncate(room);
+
+        // Lone calls. A function whose gas was estimated in the last
+        // GAS_ESTIMATE_TTL reuses that estimate with ample headroom when the
+        // operation was never retried; otherwise estimate now, before any nonce is
+        // taken, so a call that would revert is FAILED without consuming one.
+        let now = Instant::now();
+        let mut to_estimate = Vec::new();
+        for op in lone {
+            let selector: Option<[u8; 4]> = op.calldata.get(..4).and_then(|s| s.try_into().ok());
+            match selector.and_then(|s| self.gas_by_selector.get(&s)) {
+                Some((gas, at)) if op.attempts == 0 && now.duration_since(*at) < GAS_ESTIMATE_TTL => {
+                    let gas = gas.saturating_mul(3) / 2 + 50_000;
+                    planned.push(Planned { ops: vec![op.id], target: op.target, calldata: op.calldata, gas, batched: false });
+                }
+                _ => to_estimate.push(op),
+            }
+        }
+        let from = self.address;
+        let provider = self.provider.clone();
+        let estimates: Vec<_> = futures::stream::iter(to_estimate.into_iter().map(|op| {
+            let provider = provider.clone();
+            async move {
+                let req = TransactionRequest::default().with_from(from).with_to(op.target).with_input(op.calldata.clone());
+                let r = provider.estimate_gas(req).await;
+                (op, r)
+            }
+        }))
+        .buffered(8)
+        .collect()
+        .await;
+        for (op, r) in estimates {
+            match r {
+                Ok(gas) => {
+                    if let Some(selector) = op.calldata.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
+                        let entry = self.gas_by_selector.entry(selector).or_insert((gas, now));
+                        // keep the largest recent estimate (a first transfer to a new address costs more)
+                        if now.duration_since(entry.1) >= GAS_ESTIMATE_TTL || gas > entry.0 {
+                            *entry = (gas.max(if now.duration_since(entry.1) >= GAS_ESTIMATE_TTL { 0 } else { entry.0 }), now);
+                        }
+                    }
+                    planned.push(Planned { ops: vec![op.id], target: op.target, calldata: op.calldata, gas: gas.saturating_mul(5) / 4 + 10_000, batched: false });
+                }
+                Err(e) if node_unreachable(&e) => node_down = true,
+                Err(e) => match revert::of_rpc_error(&e) {
+                    Some(reason) => faults.push((op.id, OpFault::Refused(reason))),
+                    None => faults.push((op.id, OpFault::Retry(format!("estimating gas: {}", revert::of_error(&e))))),
+                },
+            }
+        }
+        (planned, faults, node_down)
+    }
+
+    /// Records the faults of single operations, each in its own database
+    /// transaction so that one bad write cannot hold back the others. Returns
+    /// whether any operation changed.
+    async fn record_faults(&self, faults: &[(Uuid, OpFault)]) -> bool {
+        let mut changed = false;
+        for (id, fault) in faults {
+            let result = match fault {
+                OpFault::Refused(reason) => {
+                    tracing::info!(operation = %id, reason, "operation refused by the contract");
+                    self.fail_one(*id, reason).await
+                }
+                OpFault::Retry(error) => self.retry_later(&[*id], error).await,
+            };
+            match result {
+                Ok(()) => changed = true,
+                Err(e) => {
+                    tracing::warn!(operation = %id, error = %format!("{e:#}"), "recording an operation's failure failed; counting an attempt");
+                    let _ = self.retry_later(&[*id], "recording its result failed").await;
+                }
+            }
+        }
+        changed
+    }
+
+    /// FAILED with `reason` in its own database transaction; if writing the
+    /// reason fails, FAILED with a generic one.
+    async fn fail_one(&self, id: Uuid, reason: &str) -> anyhow::Result<()> {
+        let reason = revert::sanitize(reason);
+        let mut tx = self.pool.begin().await?;
+        match fail_operations(&mut tx, &[(id, reason)]).await {
+            Ok(()) => tx.commit().await?,
+            Err(e) => {
+                drop(tx);
+                tracing::warn!(operation = %id, error = %format!("{e:#}"), "storing the failure reason failed; storing a generic one");
+                let mut tx = self.pool.begin().await?;
+                fail_operations(&mut tx, &[(id, "the operation failed; its reason could not be stored".into())]).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One more attempt used: back to PENDING after a backoff, its last error
+    /// shown; FAILED once `max_attempts` are used.
+    async fn retry_later(&self, ids: &[Uuid], error: &str) -> anyhow::Result<()> {
+        let error = revert::sanitize(error);
+        let base_ms = self.retry_base.as_millis().max(1) as i64;
+        let exhausted: Vec<(Uuid, i32)> = sqlx::query_as(
+            "UPDATE operations SET status = 'PENDING', attempts = attempts + 1, error = $2, updated_at = now(),
+                    transaction_id = NULL, batch_index = NULL, signer = NULL, nonce = NULL, tx_hash = NULL,
+                    next_attempt_at = now() + make_interval(secs => LEAST(30.0, $3::float8 * power(2, attempts) / 1000.0))
+             WHERE id = ANY($1) AND status IN ('PENDING', 'SIGNED', 'SENT', 'MINED')
+             RETURNING id, attempts",
+        )
+        .bind(ids)
+        .bind(&error)
+        .bind(base_ms as f64)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .filter(|(_, a): &(Uuid, i32)| *a as u32 >= self.max_attempts)
+        .collect();
+        for (id, attempts) in exhausted {
+            self.fail_one(id, &format!("{error} (gave up after {attempts} attempts)")).await?;
+        }
+        metrics::counter!("emledger_submitter_retries_total").increment(ids.len() as u64);
+        Ok(())
+    }
+
+    /// SIGNED → SENT (transactions and their operations), and the holds of those
+    /// operations to `PENDING_DLT_*`.
+    async fn mark_sent(&self, tx_ids: &[i64]) -> anyhow::Result<()> {
+        if tx_ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE chain_transactions SET status = 'SENT', sent_at = now(), updated_at = now() WHERE id = ANY($1) AND status = 'SIGNED'")
+            .bind(tx_ids)
+            .execute(&mut *tx)
+            .await?;
+        let rows = sqlx::query(
+            "UPDATE operations SET status = 'SENT', sent_at = now(), updated_at = now()
+             WHERE transaction_id = ANY($1) AND status = 'SIGNED' RETURNING kind, hold_id",
+        )
+        .bind(tx_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        for r in rows {
+            let kind: String = r.get(0);
+            let hold: Option<Uuid> = r.get(1);
+            if let (Some(hold), Some((requested, pending, _))) = (hold, hold_statuses(&kind)) {
+                sqlx::query("UPDATE holds SET status = $2, updated_at = now() WHERE id = $1 AND status = $3")
+                    .bind(hold)
+                    .bind(pending)
+                    .bind(requested)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Checks receipts of the in-flight transactions.
+    async fn poll_receipts(&mut self) -> anyhow::Result<bool> {
+        if self.in_flight.is_empty() {
+            return Ok(false);
+        }
+        let items: Vec<(i64, B256)> = self.in_flight.iter().map(|(n, f)| (*n, f.hash)).collect();
+        let provider = self.provider.clone();
+        let results: Vec<_> = futures::stream::iter(items.into_iter().map(|(nonce, hash)| {
+            let provider = provider.clone();
+            async move { (nonce, provider.get_transaction_receipt(hash).await) }
+        }))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+        let mut progressed = false;
+        for (nonce, r) in results {
+            match r {
+                Ok(Some(receipt)) => {
+                    let Some(f) = self.in_flight.remove(&nonce) else { continue };
+                    if let Err(e) = self.settle_receipt(&f, &receipt).await {
+                        // keep polling it: the write is retried on the next pass
+                        tracing::warn!(nonce, error = %format!("{e:#}"), "recording a receipt failed; retrying");
+                        self.in_flight.insert(nonce, f);
+                        continue;
+                    }
+                    progressed = true;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(nonce, error = %e, "receipt poll failed"),
+            }
+        }
+        Ok(progressed)
+    }
+
+    /// Records what a receipt says about a transaction and its operations.
+    async fn settle_receipt(&self, f: &InFlight, receipt: &TransactionReceipt) -> anyhow::Result<()> {
+        let block = receipt.block_number.unwrap_or_default() as i64;
+        let ok = receipt.status();
+        sqlx::query("UPDATE chain_transactions SET status = $2, block_number = $3, mined_at = now(), updated_at = now() WHERE id = $1")
+            .bind(f.tx_id)
+            .bind(if ok { "MINED" } else { "REVERTED" })
+            .bind(block)
+            .execute(&self.pool)
+            .await?;
+        if !ok {
+            if f.batched {
+                // the batch as a whole ran out of gas or was refused: each operation goes alone next time
+                tracing::warn!(tx = %f.hash, operations = f.ops.len(), "a batch transaction reverted as a whole; retrying its operations alone");
+                return self.retry_later(&f.ops, "its batch transaction reverted as a whole").await;
+            }
+            let reason = self.replay_reason(f.ops[0], block as u64).await;
+            tracing::info!(operation = %f.ops[0], reason, "transaction reverted on chain");
+            sqlx::query("UPDATE operations SET block_number = $2 WHERE id = $1").bind(f.ops[0]).bind(block).execute(&self.pool).await?;
+            return self.fail_one(f.ops[0], &reason).await;
+        }
+        // inner calls of a batch that failed
+        let mut failed: Vec<(Uuid, String)> = Vec::new();
+        if f.batched {
+            for log in receipt.inner.logs() {
+                if let Ok(ev) = log.log_decode::<EmToken::BatchCallFailed>() {
+                    let index: usize = ev.inner.data.index.try_into().unwrap_or(usize::MAX);
+                    if let Some(id) = f.ops.get(index) {
+                        failed.push((*id, revert::describe(&ev.inner.data.reason)));
+                    }
+                }
+            }
+        }
+        let mined: Vec<Uuid> = f.ops.iter().filter(|id| !failed.iter().any(|(x, _)| x == *id)).copied().collect();
+        sqlx::query(
+            "UPDATE operations SET status = 'MINED', block_number = $2, mined_at = now(), updated_at = now()
+             WHERE id = ANY($1) AND status IN ('SIGNED', 'SENT')",
+        )
+        .bind(&mined)
+        .bind(block)
+        .execute(&self.pool)
+        .await?;
+        for (id, reason) in failed {
+            tracing::info!(operation = %id, reason, "operation failed inside its batch");
+            sqlx::query("UPDATE operations SET block_number = $2 WHERE id = $1").bind(id).bind(block).execute(&self.pool).await?;
+            self.fail_one(id, &reason).await?;
+        }
+        Ok(())
+    }
+
+    /// The revert reason of a mined, reverted operation: its call replayed with `eth_call`.
+    async fn replay_reason(&self, id: Uuid, block: u64) -> String {
+        let row: Option<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT target, calldata FROM operations WHERE id = $1").bind(id).fetch_optional(&self.pool).await.ok().flatten();
+        let Some((target, calldata)) = row else { return "transaction reverted".into() };
+        let Ok(target) = target.parse::<Address>() else { return "transaction reverted".into() };
+        let req = TransactionRequest::default().with_from(self.address).with_to(target).with_input(Bytes::from(calldata));
+        // The block itself first (its timestamp; a reverted tx changed no contract
+        // state), then its parent.
+        for b in [block, block.saturating_sub(1)] {
+            if let Err(e) = self.provider.call(req.clone()).block(BlockId::number(b)).await {
+                if let Some(reason) = revert::of_rpc_error(&e) {
+                    return reason;
+                }
+            }
+        }
+        "transaction reverted on chain (no reason when replayed)".into()
+    }
+
+    /// Re-sends SIGNED transactions the node did not take, and SENT ones without a
+    /// receipt for 30 s (the same bytes); fails those whose nonce another tx used.
+    async fn rebroadcast(&mut self) -> anyhow::Result<()> {
+        let due: Vec<(i64, i64, B256, bool)> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.since.elapsed() > if f.signed { Duration::from_secs(1) } else { Duration::from_secs(30) })
+            .map(|(n, f)| (*n, f.tx_id, f.hash, f.signed))
+            .collect();
+        for (nonce, tx_id, hash, was_signed) in due {
+            let raw: Option<(Vec<u8>,)> = sqlx::query_as("SELECT raw_tx FROM chain_transactions WHERE id = $1 AND status IN ('SIGNED', 'SENT')")
+                .bind(tx_id)
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some((raw,)) = raw else {
+                self.in_flight.remove(&nonce);
+                continue;
+            };
+            match self.send_raw(&raw).await {
+                Ok(SendOutcome::Known { nonce_too_low: true }) => {
+                    let receipt = self.provider.get_transaction_receipt(hash).await?;
+                    let known = self.provider.get_transaction_by_hash(hash).await?;
+                    if receipt.is_none() && known.is_none() {
+                        let f = self.in_flight.remove(&nonce).expect("in flight");
+                        sqlx::query("UPDATE chain_transactions SET status = 'DROPPED', updated_at = now() WHERE id = $1")
+                            .bind(tx_id)
+                            .execute(&self.pool)
+                            .await?;
+                        for id in &f.ops {
+                            self.fail_one(*id, "the nonce was used by another transaction; this one can never be mined").await?;
+                        }
+                        continue;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(nonce, error = %e, "re-sending failed");
+                    if let Some(f) = self.in_flight.get_mut(&nonce) {
+                        f.since = Instant::now();
+                    }
+                    continue;
+                }
+            }
+            if was_signed {
+                self.mark_sent(&[tx_id]).await?;
+            }
+            if let Some(f) = self.in_flight.get_mut(&nonce) {
+                f.signed = false;
+                f.since = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    /// MINED → SUCCESS once the indexer has the operation's events in its
+    /// transaction; payouts.
+    async fn sweep(&mut self) -> anyhow::Result<bool> {
+        sqlx::query(
+            "UPDATE operations o SET status = 'SUCCESS', updated_at = now()
+             WHERE o.status = 'MINED' AND o.chain_id = $1
+               AND EXISTS (SELECT 1 FROM chain_events e WHERE e.chain_id = o.chain_id AND e.tx_hash = o.tx_hash
+                           AND (o.batch_index IS NULL OR e.operation_id = o.chain_operation_id))",
+        )
+        .bind(self.chain_id as i64)
+        .execute(&self.pool)
+        .await?;
+        self.payouts().await
+    }
+}
+
+/// FAILED with `reason`: the operation, its PENDING movements (→ ERROR) and its hold (→ `*_FAILED`).
+async fn fail_operations(conn: &mut PgConnection, failed: &[(Uuid, String)]) -> anyhow::Result<()> {
+    for (id, reason) in failed {
+        let row: Option<(String, Option<Uuid>)> = sqlx::query_as(
+            "UPDATE operations SET status = 'FAILED', error = $2, next_attempt_at = NULL, updated_at = now()
+             WHERE id = $1 AND status NOT IN ('FAILED', 'SUCCESS') RETURNING kind, hold_id",
+        )
+        .bind(id)
+        .bind(reason)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((kind, hold)) = row else { continue };
+        sqlx::query("UPDATE movements SET status = 'ERROR', error = $2, updated_at = now() WHERE operation_id = $1 AND status = 'PENDING'")
+            .bind(id)
+            .bind(reason)
+            .execute(&mut *conn)
+            .await?;
+        if let (Some(hold), Some((requested, pending, failed))) = (hold, hold_statuses(&kind)) {
+            sqlx::query("UPDATE holds SET status = $2, error = $3, updated_at = now() WHERE id = $1 AND status IN ($4, $5)")
+                .bind(hold)
+                .bind(failed)
+                .bind(reason)
+                .bind(requested)
+                .bind(pending)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
