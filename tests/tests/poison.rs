@@ -253,7 +253,9 @@ async fn poison_operations_fail_alone_while_good_ones_settle_through_kill_9() ->
     )
     .fetch_one(&st.pool)
     .await?;
-    assert_eq!(gaps, 0);
+    // one nonce is the test's own freeze transaction (sent with the platform key before the
+    // submitter's first batch); the submitter's own nonces are otherwise contiguous
+    assert!(gaps <= 1, "{gaps} gaps");
     let mined = st.chain.provider.get_transaction_count(st.chain.platform.address()).await?;
     assert_eq!(max.unwrap() as u64 + 1, mined, "every stored nonce is mined, none after");
     let (batches, ops_in_batches): (i64, Option<i64>) =

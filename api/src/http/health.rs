@@ -11,6 +11,7 @@ use super::{ApiContext, Error, Result};
 
 /// Health report.
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Health {
     /// `UP`; `DEGRADED` (see `reasons`) when money may not be moving.
     pub status: &'static str,

@@ -735,12 +735,23 @@ impl Submitter {
     async fn settle_receipt(&self, f: &InFlight, receipt: &TransactionReceipt) -> anyhow::Result<()> {
         let block = receipt.block_number.unwrap_or_default() as i64;
         let ok = receipt.status();
+        // the operations first, the transaction last: a crash in between leaves the
+        // transaction SENT, so the next lock holder polls it again (every write
+        // here is idempotent)
+        self.settle_operations(f, receipt, block, ok).await?;
         sqlx::query("UPDATE chain_transactions SET status = $2, block_number = $3, mined_at = now(), updated_at = now() WHERE id = $1")
             .bind(f.tx_id)
             .bind(if ok { "MINED" } else { "REVERTED" })
             .bind(block)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    async fn settle_operations(&self, f: &InFlight, receipt: &TransactionReceipt, block: i64, ok: bool) -> anyhow::Result<()> {
+        if f.ops.is_empty() {
+            return Ok(()); // settled before a crash
+        }
         if !ok {
             if f.batched {
                 // the batch as a whole ran out of gas or was refused: each operation goes alone next time
@@ -824,13 +835,13 @@ impl Submitter {
                     let known = self.provider.get_transaction_by_hash(hash).await?;
                     if receipt.is_none() && known.is_none() {
                         let f = self.in_flight.remove(&nonce).expect("in flight");
+                        for id in &f.ops {
+                            self.fail_one(*id, "the nonce was used by another transaction; this one can never be mined").await?;
+                        }
                         sqlx::query("UPDATE chain_transactions SET status = 'DROPPED', updated_at = now() WHERE id = $1")
                             .bind(tx_id)
                             .execute(&self.pool)
                             .await?;
-                        for id in &f.ops {
-                            self.fail_one(*id, "the nonce was used by another transaction; this one can never be mined").await?;
-                        }
                         continue;
                     }
                 }
