@@ -201,6 +201,9 @@ struct Submitter {
     gas_by_selector: HashMap<[u8; 4], (u64, Instant)>,
 }
 
+/// An operation's reason when its own could not be written.
+const UNSTORABLE_REASON: &str = "the operation failed; its reason could not be stored";
+
 /// How long a per-selector gas estimate is reused before estimating again.
 const GAS_ESTIMATE_TTL: Duration = Duration::from_secs(30);
 
@@ -629,7 +632,7 @@ impl Submitter {
                 drop(tx);
                 tracing::warn!(operation = %id, error = %format!("{e:#}"), "storing the failure reason failed; storing a generic one");
                 let mut tx = self.pool.begin().await?;
-                fail_operations(&mut tx, &[(id, "the operation failed; its reason could not be stored".into())]).await?;
+                fail_operations(&mut tx, &[(id, UNSTORABLE_REASON.into())]).await?;
                 tx.commit().await?;
             }
         }
@@ -776,19 +779,39 @@ impl Submitter {
             }
         }
         let mined: Vec<Uuid> = f.ops.iter().filter(|id| !failed.iter().any(|(x, _)| x == *id)).copied().collect();
+        for (id, reason) in &failed {
+            tracing::info!(operation = %id, reason, "operation failed inside its batch");
+        }
+        // All of the receipt's operations in ONE database transaction: a crash
+        // between the mined and the failed ones would leave a failed inner call
+        // MINED for good (the next lock holder only re-reads SIGNED/SENT ones).
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE operations SET status = 'MINED', block_number = $2, mined_at = now(), updated_at = now()
              WHERE id = ANY($1) AND status IN ('SIGNED', 'SENT')",
         )
         .bind(&mined)
         .bind(block)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         for (id, reason) in failed {
             tracing::info!(operation = %id, reason, "operation failed inside its batch");
-            sqlx::query("UPDATE operations SET block_number = $2 WHERE id = $1").bind(id).bind(block).execute(&self.pool).await?;
-            self.fail_one(id, &reason).await?;
+            sqlx::query("UPDATE operations SET block_number = $2 WHERE id = $1").bind(id).bind(block).execute(&mut *tx).await?;
+            // each failure under its own savepoint: a reason that cannot be
+            // written costs that operation its reason, not the others theirs
+            sqlx::query("SAVEPOINT one_failure").execute(&mut *tx).await?;
+            match fail_operations(&mut tx, &[(id, revert::sanitize(&reason))]).await {
+                Ok(()) => {
+                    sqlx::query("RELEASE SAVEPOINT one_failure").execute(&mut *tx).await?;
+                }
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT one_failure").execute(&mut *tx).await?;
+                    tracing::warn!(operation = %id, error = %format!("{e:#}"), "storing the failure reason failed; storing a generic one");
+                    fail_operations(&mut tx, &[(id, UNSTORABLE_REASON.into())]).await?;
+                }
+            }
         }
+        tx.commit().await?;
         Ok(())
     }
 
