@@ -32,6 +32,9 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        if database_unavailable(&e) {
+            return Error::database_unavailable();
+        }
         Error::Internal(e.into())
     }
 }
@@ -43,6 +46,11 @@ impl Error {
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Error::Conflict { code, message: message.into() }
+    }
+
+    /// 503 `database_unavailable`: Postgres cannot be reached; retry shortly.
+    pub fn database_unavailable() -> Self {
+        Error::Unavailable { code: "database_unavailable", message: "the database is unavailable; retry shortly".into() }
     }
 
     pub fn internal(message: impl std::fmt::Display) -> Self {
@@ -65,6 +73,25 @@ impl Error {
     pub fn is_refusal(&self) -> bool {
         !matches!(self, Error::Unavailable { .. } | Error::Internal(_))
     }
+}
+
+/// Whether `e` says Postgres cannot be reached (down, restarting, no free
+/// connection in time) rather than anything about the request.
+pub fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        // class 08: connection exception; 57P01-57P03: shutting down, crash, cannot connect now
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
+/// Whether `e` (anywhere in its chain) is a deadlock or a serialization failure:
+/// the transaction did nothing and the same request may simply run again.
+pub fn retryable_conflict(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(c.downcast_ref::<sqlx::Error>(), Some(sqlx::Error::Database(d)) if matches!(d.code().as_deref(), Some("40P01" | "40001")))
+    })
 }
 
 /// The constraint a unique violation tripped, if `e` is one.

@@ -47,7 +47,7 @@ pub async fn wallet_facts(conn: &mut PgConnection, client_id: Uuid, wallet_id: U
 }
 
 /// A new wallet's fields.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NewWallet {
     pub dlt_address: Option<String>,
     pub external_id: Option<String>,
@@ -186,7 +186,7 @@ pub async fn refuse_platform_address(platform: &Platform, conn: &mut PgConnectio
 }
 
 /// Create an extra wallet for an ACTIVATED user (at most [`MAX_WALLETS_PER_USER`]).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CreateWallet {
     pub user_id: Uuid,
     /// Its fields, validated by the caller.

@@ -91,7 +91,7 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::Internal(e.into())
+        emledger_operations::Error::from(e).into()
     }
 }
 
@@ -124,6 +124,11 @@ impl Error {
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Error::Conflict { code, message: message.into() }
+    }
+
+    /// A deadlock or serialization failure: nothing was done, the same request may run again.
+    pub fn is_retryable_conflict(&self) -> bool {
+        matches!(self, Error::Internal(e) if emledger_operations::error::retryable_conflict(e))
     }
 
     pub fn status(&self) -> StatusCode {
@@ -187,6 +192,9 @@ impl IntoResponse for Error {
         }
         let status = self.status();
         let mut res = (status, axum::Json(self.envelope())).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer, ApiKey"));
         }

@@ -71,7 +71,7 @@ pub fn replayed(status: StatusCode, body: Value) -> Response {
 
 /// What an idempotent POST does inside its transaction: returns the status and
 /// body to answer (and to store for the key).
-pub trait Step: Send {
+pub trait Step: Send + Clone {
     /// True when the step stored operations for the submitter.
     const STORES_OPERATIONS: bool;
 
@@ -85,11 +85,12 @@ pub trait Render: Send + Sized {
 }
 
 /// A domain command as a [`Step`]: execute, then render.
+#[derive(Clone)]
 pub struct Run<C>(pub C);
 
 impl<C> Step for Run<C>
 where
-    C: Command,
+    C: Command + Clone,
     C::Output: Render,
 {
     const STORES_OPERATIONS: bool = C::STORES_OPERATIONS;
@@ -109,11 +110,32 @@ pub struct Request<'a> {
     pub raw_body: &'a [u8],
 }
 
-/// Runs `step` as an idempotent request (see the module docs).
+/// How many times a request that hit a deadlock or a serialization failure runs again.
+const CONFLICT_RETRIES: u32 = 8;
+
+/// Runs `step` as an idempotent request (see the module docs). A deadlock or
+/// serialization failure rolled the whole transaction back: it runs again (with a
+/// short jittered pause), never surfacing as a 500.
 pub async fn run<S: Step>(ctx: &ApiContext, req: Request<'_>, step: S) -> Result<Response> {
+    let mut attempt = 0;
+    loop {
+        match run_once(ctx, &req, step.clone()).await {
+            Err(e) if e.is_retryable_conflict() && attempt < CONFLICT_RETRIES => {
+                attempt += 1;
+                metrics::counter!("emledger_api_conflict_retries_total").increment(1);
+                tracing::debug!(attempt, endpoint = %req.endpoint, "deadlock or serialization failure; running the request again");
+                let pause = 5 * attempt as u64 + (rand::random::<u64>() % 20);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn run_once<S: Step>(ctx: &ApiContext, req: &Request<'_>, step: S) -> Result<Response> {
     let client_id = req.client_id;
     let mut tx = ctx.pool().begin().await?;
-    let claim = match rules::begin(&mut tx, client_id, req.key, &req.endpoint, req.raw_body).await? {
+    let claim = match rules::begin(&mut tx, client_id, req.key.clone(), &req.endpoint, req.raw_body).await? {
         Begin::Replay(stored) => {
             let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
             return Ok(replayed(status, stored.body));
