@@ -55,6 +55,13 @@ pub async fn serve_on(
     let addr = listener.local_addr()?;
     let ctx = ApiContext::new(config.clone(), pool.clone()).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Postgres and the chain node, watched for /health and the request path
+    let watchdog = tokio::spawn(emledger_operations::watchdog::run(
+        pool.clone(),
+        config.rpc_url.clone(),
+        ctx.platform().dependencies(),
+        stop_rx.clone(),
+    ));
     // the scheduled-operations worker (issue 7): stores due occurrences as operations
     let scheduler = config.scheduler.then(|| {
         let interval = std::time::Duration::from_millis(config.scheduler_interval_ms.max(10));
@@ -90,6 +97,7 @@ pub async fn serve_on(
         })
         .await
         .context("serving the API");
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), watchdog).await;
     if let Some(handle) = scheduler {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), handle).await;
     }

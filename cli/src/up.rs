@@ -91,18 +91,34 @@ fn jwt_secret(state_dir: &Path) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-/// The anvil child: SIGINT on stop so it writes its state file.
+/// The anvil child: SIGINT on stop so it writes its state file. In a process
+/// group of its own (a Ctrl-C in the terminal reaches `up`, which stops it in
+/// order) and killed by the kernel if `up` dies (never orphaned).
 struct AnvilProcess {
     child: Child,
+    port: u16,
 }
 
 impl AnvilProcess {
     fn start(state_dir: &Path, port: u16) -> anyhow::Result<Self> {
+        // a port taken by something else (an anvil an earlier run left, another
+        // node) would make this anvil die and the stack talk to a stranger
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            bail!(
+                "port {port} is already in use by another process, so anvil cannot start there: stop that process \
+                 (an anvil left by an earlier run?) or pass --anvil-port"
+            );
+        }
         let dir = state_dir.join("anvil");
         std::fs::create_dir_all(&dir)?;
-        let log = std::fs::File::create(dir.join("anvil.log"))?;
-        let child = Command::new(toolchain::anvil())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--chain-id", "31337"])
+        // the logs of earlier runs are kept: appended to, one header per start
+        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("anvil.log"))?;
+        {
+            use std::io::Write;
+            writeln!(log, "==== emledger up: anvil starting at unix time {} ====", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))?;
+        }
+        let mut cmd = Command::new(toolchain::anvil());
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--chain-id", "31337"])
             .args(["--accounts", "10", "--mnemonic", ANVIL_MNEMONIC])
             .arg("--state")
             .arg(dir.join("state.json"))
@@ -111,13 +127,37 @@ impl AnvilProcess {
             .args(["--max-persisted-states", "256"])
             .stdout(log.try_clone()?)
             .stderr(log)
-            .stdin(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {} (run scripts/setup)", toolchain::anvil().display()))?;
-        Ok(Self { child })
+            .stdin(Stdio::null());
+        {
+            use std::os::unix::process::CommandExt;
+            cmd.process_group(0);
+            // SAFETY: async-signal-safe calls only, between fork and exec
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn().with_context(|| format!("starting {} (run scripts/setup)", toolchain::anvil().display()))?;
+        Ok(Self { child, port })
+    }
+
+    /// `Some(status)` once the process has exited.
+    fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            Ok(None) => None,
+            Err(e) => Some(e.to_string()),
+        }
     }
 
     fn stop(&mut self) {
+        if self.exited().is_some() {
+            return;
+        }
         let pid = self.child.id() as i32;
         // SIGINT lets anvil dump its state; give it a moment, then make sure.
         unsafe {
@@ -304,7 +344,7 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
     let (url, cluster) = match database_url {
         Some(u) => (u, None),
         None => {
-            let c = emledger_ledger::postgres::PrivateCluster::start(&state_dir.join("postgres"))?;
+            let c = emledger_ledger::postgres::PrivateCluster::start(&state_dir.join("postgres"))?.owned();
             if args.fresh {
                 c.create_database("emledger")?;
             }
@@ -356,13 +396,52 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
 
     print_banner(&api_url, &rpc_url, ws_url.as_deref(), chain_id, &target, &api_key, anvil.is_some(), &platform, deployed_now);
 
-    // wait for Ctrl-C / SIGTERM
+    // Supervise until Ctrl-C / SIGTERM: what dies is started again, and said so.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-        r = &mut indexer => {
-            warn!("the indexer stopped: {r:?}");
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        if let Some(a) = anvil.as_mut() {
+            if let Some(status) = a.exited() {
+                warn!(%status, "anvil exited; starting it again from its state file");
+                match AnvilProcess::start(&state_dir, a.port) {
+                    Ok(new) => {
+                        *a = new;
+                        info!("anvil restarted");
+                    }
+                    Err(e) => warn!(error = %format!("{e:#}"), "restarting anvil failed; trying again"),
+                }
+            }
+        }
+        if let Some(c) = cluster.as_ref() {
+            let c = c.clone_handle();
+            let running = tokio::task::spawn_blocking(move || {
+                if c.is_running() {
+                    return Ok(true);
+                }
+                c.restart().map(|_| false)
+            })
+            .await?;
+            match running {
+                Ok(true) => {}
+                Ok(false) => warn!("Postgres had stopped; started it again (the workers reconnect by themselves)"),
+                Err(e) => warn!(error = %format!("{e:#}"), "Postgres is down and restarting it failed; trying again"),
+            }
+        }
+        if indexer.is_finished() {
+            let r = (&mut indexer).await;
+            warn!("the indexer stopped ({r:?}); starting it again");
+            indexer = tokio::spawn(emledger_indexer::run(
+                pool.clone(),
+                read_provider.clone(),
+                target.clone(),
+                FollowConfig { ws_url: ws_url.clone(), ..FollowConfig::default() },
+                metrics.clone(),
+                stop_rx.clone(),
+            ));
         }
     }
     info!("stopping: API, indexer, anvil, Postgres");

@@ -139,7 +139,47 @@ async fn fetch_range(
 
 /// Runs until `shutdown` turns true. Takes the single-writer lock first: a
 /// second indexer waits here and takes over when the first one dies.
+///
+/// A failure (Postgres gone, the node gone, a write refused) never ends it: the
+/// pass is logged, counted (`emledger_indexer_restarts_total`) and started again
+/// after a backoff (0.5 s doubling to 10 s), resuming from the stored cursor.
+/// Only a reorg deeper than the window stops it for good (it needs a re-index).
 pub async fn run(
+    pool: PgPool,
+    provider: DynProvider,
+    target: Target,
+    config: FollowConfig,
+    metrics: Arc<Metrics>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        let started = Instant::now();
+        let result = run_once(pool.clone(), provider.clone(), target.clone(), config.clone(), metrics.clone(), shutdown.clone()).await;
+        metrics.writer.store(0, Ordering::Relaxed);
+        let e = match result {
+            Ok(()) => return Ok(()),
+            Err(e) if format!("{e:#}").contains("reorg deeper than") => return Err(e),
+            Err(e) => e,
+        };
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            delay = Duration::from_millis(500);
+        }
+        ::metrics::counter!("emledger_indexer_restarts_total").increment(1);
+        warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "the indexer failed; resuming from its cursor");
+        let mut stop = shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+async fn run_once(
     pool: PgPool,
     provider: DynProvider,
     target: Target,
@@ -147,10 +187,12 @@ pub async fn run(
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let mut lock = pool.acquire().await?;
+    // a connection of its own, closed (lock released) when this pass ends, never
+    // handed back to the pool still holding the lock
+    let mut lock = pool.acquire().await?.detach();
     info!(chain_id = target.chain_id, contract = %target.contract, "waiting for the single-writer lock");
     tokio::select! {
-        r = sqlx::query("SELECT pg_advisory_lock($1)").bind(lock_key(&target)).execute(&mut *lock) => { r?; }
+        r = sqlx::query("SELECT pg_advisory_lock($1)").bind(lock_key(&target)).execute(&mut lock) => { r?; }
         _ = shutdown.wait_for(|s| *s) => return Ok(()),
     }
     info!("writer lock held; indexing");
@@ -162,7 +204,13 @@ pub async fn run(
     let mut reported_events = metrics.events.load(Ordering::Relaxed);
     let mut reported_blocks = metrics.cursor.load(Ordering::Relaxed);
 
+    let mut lock_checked = Instant::now();
     while !*shutdown.borrow() {
+        if lock_checked.elapsed() > Duration::from_secs(2) {
+            // the lock lives as long as its session: a lost session means a lost lock
+            sqlx::query("SELECT 1").execute(&mut lock).await.context("the writer-lock session is gone")?;
+            lock_checked = Instant::now();
+        }
         let cursor = {
             let mut conn = pool.acquire().await?;
             store::load_cursor(&mut conn, &target)

@@ -119,8 +119,40 @@ impl PrivateCluster {
                 .args(["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]);
             run(c, "initdb")?;
         }
-        let cluster = Self { data_dir, socket_dir, stop_on_drop: true };
+        // stop on drop only what this handle started: a subcommand attaching to
+        // the cluster of a running stack must leave it running
+        let mut cluster = Self { data_dir, socket_dir, stop_on_drop: false };
         if !cluster.is_running() {
+            cluster.stop_on_drop = true;
+            cluster.start_server()?;
+        }
+        cluster.ensure_database()?;
+        Ok(cluster)
+    }
+
+    /// This handle stops the server when dropped, even one it found running
+    /// (`emledger up` owns its stack's cluster, also after an earlier `up` died).
+    pub fn owned(mut self) -> Self {
+        self.stop_on_drop = true;
+        self
+    }
+
+    /// A second handle on the same cluster that never stops it.
+    pub fn clone_handle(&self) -> Self {
+        Self { data_dir: self.data_dir.clone(), socket_dir: self.socket_dir.clone(), stop_on_drop: false }
+    }
+
+    /// Starts the server again after it died (e.g. its postmaster was killed).
+    pub fn restart(&self) -> anyhow::Result<()> {
+        if self.is_running() {
+            return Ok(());
+        }
+        self.start_server()
+    }
+
+    fn start_server(&self) -> anyhow::Result<()> {
+        let cluster = self;
+        {
             // a stale pid file from a killed server blocks the start
             let _ = std::fs::remove_file(cluster.data_dir.join("postmaster.pid"));
             let log = cluster.data_dir.join("server.log");
@@ -134,8 +166,7 @@ impl PrivateCluster {
             c.arg("-D").arg(&cluster.data_dir).arg("-l").arg(&log).args(["-w", "-t", "60", "-o", &opts, "start"]);
             run(c, "pg_ctl start")?;
         }
-        cluster.ensure_database()?;
-        Ok(cluster)
+        Ok(())
     }
 
     /// Keep the server running after this handle is dropped (e.g. `emledger up`
@@ -145,7 +176,8 @@ impl PrivateCluster {
         self.url()
     }
 
-    fn is_running(&self) -> bool {
+    /// Whether the server of this data directory is running.
+    pub fn is_running(&self) -> bool {
         let mut c = pg_command("pg_ctl");
         c.arg("-D").arg(&self.data_dir).arg("status");
         c.output().map(|o| o.status.success()).unwrap_or(false)

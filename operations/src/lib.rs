@@ -32,6 +32,7 @@ pub mod transfer;
 pub mod user;
 pub mod validate;
 pub mod wallet;
+pub mod watchdog;
 
 pub use command::Command;
 pub use error::{Error, Result};

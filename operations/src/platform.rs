@@ -36,6 +36,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     submitter: Arc<SubmitterHealth>,
+    dependencies: Arc<crate::watchdog::Dependencies>,
 }
 
 /// The money domain's shared state. Cheap to clone.
@@ -77,6 +78,7 @@ impl Platform {
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
             wake: Arc::new(Notify::new()),
             submitter: Arc::default(),
+            dependencies: Arc::new(crate::watchdog::Dependencies::new()),
         })))
     }
 
@@ -116,6 +118,11 @@ impl Platform {
     /// What this process's submitter reports (see [`crate::pipeline::health`]).
     pub fn submitter_health(&self) -> Arc<SubmitterHealth> {
         self.0.submitter.clone()
+    }
+
+    /// What the dependency watchdog last saw (see [`crate::watchdog`]).
+    pub fn dependencies(&self) -> Arc<crate::watchdog::Dependencies> {
+        self.0.dependencies.clone()
     }
 
     pub fn wake_handle(&self) -> Arc<Notify> {

@@ -1,22 +1,33 @@
-//! `GET /health`: the database, and the operation pipeline (stuck operations,
-//! a failing or missing submitter) as UP or DEGRADED with reasons.
+//! `GET /health`: every dependency and the operation pipeline, as `UP`,
+//! `DEGRADED` (money may not be moving: stuck operations, a failing or missing
+//! submitter) or `DOWN` (the database or the chain node cannot be reached;
+//! answered with 503), with one reason per problem. The dependencies are
+//! watched by [`emledger_operations::watchdog`], so a dead one shows within 2 s.
 
-use axum::{extract::State, routing::get, Json, Router};
+use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use emledger_operations::pipeline;
 
-use super::{ApiContext, Error, Result};
+use super::ApiContext;
 
 /// Health report.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
-    /// `UP`; `DEGRADED` (see `reasons`) when money may not be moving.
+    /// `UP`; `DEGRADED` (see `reasons`) when money may not be moving; `DOWN` when
+    /// the database or the chain node cannot be reached.
     pub status: &'static str,
+    /// `UP` or `DOWN`.
     pub database: &'static str,
-    /// `UP` or `DEGRADED`.
+    /// `UP`, `DOWN`, or `NONE` when this process does not talk to a chain.
+    pub chain: &'static str,
+    /// The chain head last seen.
+    pub chain_head: Option<u64>,
+    /// Seconds since the chain head last changed.
+    pub chain_head_age_seconds: Option<f64>,
+    /// `UP`, `DEGRADED`, or `UNKNOWN` while the database is down.
     pub submitter: &'static str,
     /// Why the status is not `UP`, one sentence each.
     pub reasons: Vec<String>,
@@ -30,20 +41,73 @@ pub fn router() -> Router<ApiContext> {
     Router::new().route("/health", get(health))
 }
 
-/// Database reachability and the operation pipeline's health (no authentication).
+/// Every dependency and the operation pipeline (no authentication). 200 when UP
+/// or DEGRADED, 503 when DOWN.
 #[utoipa::path(get, path = "/health", tag = "health",
-    responses((status = 200, body = Health), (status = 500, body = super::error::ErrorEnvelope)))]
-pub async fn health(State(ctx): State<ApiContext>) -> Result<Json<Health>> {
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(State(ctx): State<ApiContext>) -> impl IntoResponse {
     let platform = ctx.platform();
-    let stuck_after = std::time::Duration::from_secs(ctx.config().stuck_after_secs);
-    let pipeline = pipeline::health(ctx.pool(), &platform.submitter_health().snapshot(), stuck_after).await.map_err(Error::from)?;
-    let chain = ctx.chain().await;
-    Ok(Json(Health {
-        status: pipeline.status,
-        database: "UP",
-        submitter: pipeline.status,
-        reasons: pipeline.reasons,
-        oldest_unsettled_seconds: pipeline.oldest_unsettled_secs,
-        decimals: chain.decimals,
-    }))
+    let deps = platform.dependencies().report();
+    let mut reasons = Vec::new();
+    if !deps.database_up {
+        reasons.push(format!("the database is unreachable: {}", deps.database_error.as_deref().unwrap_or("no answer")));
+    }
+    let chain = match deps.chain_up {
+        None => "NONE",
+        Some(true) => "UP",
+        Some(false) => {
+            reasons.push(format!("the chain node is unreachable: {}", deps.chain_error.as_deref().unwrap_or("no answer")));
+            "DOWN"
+        }
+    };
+    let down = !reasons.is_empty();
+    let (submitter, oldest) = if deps.database_up {
+        let stuck_after = std::time::Duration::from_secs(ctx.config().stuck_after_secs);
+        let checked = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            pipeline::health(ctx.pool(), &platform.submitter_health().snapshot(), stuck_after),
+        )
+        .await;
+        match checked {
+            Ok(Ok(p)) => {
+                reasons.extend(p.reasons);
+                (p.status, p.oldest_unsettled_secs)
+            }
+            Ok(Err(e)) => {
+                reasons.push(format!("the operation pipeline could not be read: {e}"));
+                ("UNKNOWN", None)
+            }
+            Err(_) => {
+                reasons.push("the operation pipeline could not be read within 2 s".into());
+                ("UNKNOWN", None)
+            }
+        }
+    } else {
+        ("UNKNOWN", None)
+    };
+    let status = if down {
+        "DOWN"
+    } else if reasons.is_empty() {
+        "UP"
+    } else {
+        "DEGRADED"
+    };
+    metrics::gauge!("emledger_health_status").set(match status {
+        "UP" => 0.0,
+        "DEGRADED" => 1.0,
+        _ => 2.0,
+    });
+    let body = Health {
+        status,
+        database: if deps.database_up { "UP" } else { "DOWN" },
+        chain,
+        chain_head: deps.chain_head,
+        chain_head_age_seconds: deps.chain_head_age_secs,
+        submitter,
+        reasons,
+        oldest_unsettled_seconds: oldest,
+        decimals: ctx.chain().await.decimals,
+    };
+    let code = if status == "DOWN" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (code, Json(body))
 }

@@ -141,6 +141,22 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
 }
 
+/// While the dependency watchdog sees Postgres down, every request but
+/// `/health` and `/metrics` is answered at once with 503
+/// `database_unavailable` (and `Retry-After`), instead of waiting for a
+/// connection that will not come.
+async fn database_gate(
+    axum::extract::State(ctx): axum::extract::State<ApiContext>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = req.uri().path();
+    if path == "/health" || path == "/metrics" || ctx.platform().dependencies().database_up() {
+        return next.run(req).await;
+    }
+    Error::from(emledger_operations::Error::database_unavailable()).into_response()
+}
+
 /// The whole API as an axum router.
 pub fn router(ctx: ApiContext) -> Router {
     emledger_ledger::metrics::install();
@@ -161,6 +177,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(operations::router())
         .merge(scheduled::router())
         .merge(metrics::router())
+        .route_layer(axum::middleware::from_fn_with_state(ctx.clone(), database_gate))
         .route_layer(axum::middleware::from_fn(metrics::record))
         .with_state(ctx);
     let request_id = HeaderName::from_static("x-request-id");
