@@ -137,6 +137,11 @@ impl PrivateCluster {
         self
     }
 
+    /// The data directory (`postmaster.pid` lives there).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     /// A second handle on the same cluster that never stops it.
     pub fn clone_handle(&self) -> Self {
         Self { data_dir: self.data_dir.clone(), socket_dir: self.socket_dir.clone(), stop_on_drop: false }
@@ -156,10 +161,12 @@ impl PrivateCluster {
             // a stale pid file from a killed server blocks the start
             let _ = std::fs::remove_file(cluster.data_dir.join("postmaster.pid"));
             let log = cluster.data_dir.join("server.log");
+            // Durable: fsync, synchronous commits and full-page writes stay on (the
+            // defaults). An answered request's rows survive kill -9 of the server
+            // and a crash of the machine; a commit waits for its WAL flush.
             let opts = format!(
-                "-c listen_addresses='' -c unix_socket_directories='{}' -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
-                 -c shared_buffers=256MB",
+                "-c listen_addresses='' -c unix_socket_directories='{}' -c max_connections=300 \
+                 -c shared_buffers=256MB -c wal_compression=on",
                 cluster.socket_dir.display()
             );
             let mut c = pg_command("pg_ctl");

@@ -5,7 +5,8 @@
 //! * **Database**: a dedicated connection (not one of the pool's: a pool
 //!   saturated by load is not an outage) runs `SELECT 1` every 500 ms with a 1 s
 //!   timeout; on failure it is dropped and reopened on the next tick.
-//! * **Chain**: `eth_blockNumber` every second with a 2 s timeout; the head, when
+//! * **Chain**: `eth_blockNumber` every 500 ms with a 2 s timeout (DOWN from
+//!   the first failed probe); the head, when
 //!   it last changed and the last error are kept.
 //!
 //! Both are also published as metrics (`emledger_database_up`,
@@ -99,7 +100,9 @@ impl Dependencies {
 
     pub fn report(&self) -> DependencyReport {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let chain_up = s.chain_watched.then(|| s.chain_ok_at.is_some_and(|t| t.elapsed() < DOWN_AFTER + Duration::from_secs(1)));
+        // DOWN from the first failed probe (a node that refuses connections fails
+        // at once), or when probes stop answering
+        let chain_up = s.chain_watched.then(|| s.chain_error.is_none() && s.chain_ok_at.is_some_and(|t| t.elapsed() < DOWN_AFTER + Duration::from_secs(1)));
         DependencyReport {
             database_up: self.database_up(),
             database_error: s.database_error,
@@ -145,7 +148,7 @@ pub async fn run(pool: PgPool, rpc_url: Option<String>, deps: Arc<Dependencies>,
 
         // chain
         if let Some(provider) = &chain {
-            if last_chain.elapsed() >= Duration::from_secs(1) {
+            if last_chain.elapsed() >= Duration::from_millis(450) {
                 last_chain = Instant::now();
                 let r = tokio::time::timeout(DOWN_AFTER, provider.get_block_number()).await;
                 deps.with(|s| match r {

@@ -51,6 +51,11 @@ pub fn emledger_bin() -> PathBuf {
     bin
 }
 
+/// This test binary's private cluster, once a database was made in it.
+pub fn cluster() -> Option<&'static PrivateCluster> {
+    CLUSTER.get()
+}
+
 /// A fresh, migrated database in the shared private cluster.
 pub async fn fresh_database(name: &str) -> anyhow::Result<(PgPool, String)> {
     let cluster = CLUSTER.get_or_init(|| {

@@ -510,3 +510,110 @@ async fn readme_walkthroughs_against_emledger_up() {
     let _ = std::fs::remove_dir_all(&state_dir);
     let _ = std::fs::remove_file(state_dir.with_extension("log"));
 }
+
+/// The pid of `up`'s anvil child.
+fn anvil_pid(up_pid: u32) -> Option<i32> {
+    let out = Command::new("pgrep").args(["-P", &up_pid.to_string(), "anvil"]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).lines().next().and_then(|l| l.trim().parse().ok())
+}
+
+/// (status code, body) of `/health`.
+async fn health(http: &reqwest::Client, base: &str) -> (u16, Value) {
+    match http.get(format!("{base}/health")).timeout(Duration::from_secs(3)).send().await {
+        Ok(r) => (r.status().as_u16(), r.json().await.unwrap_or(Value::Null)),
+        Err(e) => (0, json!({ "transport": e.to_string() })),
+    }
+}
+
+/// Polls `/health` until `pred` holds; returns how long it took.
+async fn wait_health(http: &reqwest::Client, base: &str, within: Duration, what: &str, pred: impl Fn(u16, &Value) -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        let (code, body) = health(http, base).await;
+        if pred(code, &body) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "{what}: /health is {code} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `up` supervises what it starts (issue "Survive the faults of its own
+/// parts"): kill -9 of its Postgres → started again by `up`, and money moves
+/// again; kill -9 of its anvil → started again, money moves again; `up` stops
+/// cleanly after both and leaves no anvil behind; anvil's earlier logs are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_restarts_a_killed_postgres_and_a_killed_anvil() {
+    let bin = emledger_bin();
+    let base_dir = bin.parent().and_then(Path::parent).expect("target dir").join("test-state");
+    std::fs::create_dir_all(&base_dir).unwrap();
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let state_dir = base_dir.join(format!("supervise-{}-{stamp}", std::process::id()));
+    let mut up = Up::start(&state_dir, true);
+    let rest = Rest::new(&up.exports);
+    let http = reqwest::Client::new();
+    let api = up.exports["EMLEDGER_API"].clone();
+    wait_health(&http, &api, Duration::from_secs(30), "UP after start", |c, b| c == 200 && b["status"] == "UP").await;
+
+    // a transfer between two demo wallets with money
+    let wallets = rest.wallets().await;
+    let rich = wallets.iter().find(|w| w["availableBalance"].as_str().is_some_and(|b| b != "0.00")).expect("a funded demo wallet").clone();
+    let other = wallets.iter().find(|w| w["id"] != rich["id"]).expect("a second demo wallet").clone();
+    let transfer = |n: u32| {
+        let rest = &rest;
+        let (from, to) = (rich["id"].as_str().unwrap().to_owned(), other["id"].as_str().unwrap().to_owned());
+        async move {
+            let t = rest
+                .post(&format!("/api/v1/public/wallets/{from}/transfer"), json!({"amount": "0.01", "targetWalletId": to, "concept": format!("supervised {n}")}))
+                .await;
+            let id = t["apiOperationId"].as_str().expect("apiOperationId").to_owned();
+            let start = Instant::now();
+            loop {
+                let op = rest.get(&format!("/api/v1/public/operations/{id}")).await;
+                if op["status"] == "SUCCESS" {
+                    return;
+                }
+                assert!(op["status"] != "FAILED" && start.elapsed() < Duration::from_secs(60), "transfer {n}: {op}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    transfer(1).await;
+
+    // ---- kill -9 of the postmaster: up starts it again (the DOWN window and the
+    // 503s are timed in tests/outage.rs, where nothing restarts Postgres)
+    let pid_file = state_dir.join("postgres/pgdata/postmaster.pid");
+    let pg_pid = std::fs::read_to_string(&pid_file).expect("postmaster.pid").lines().next().unwrap().trim().to_owned();
+    assert!(Command::new("kill").args(["-9", &pg_pid]).status().unwrap().success());
+    let log_path = state_dir.with_extension("log");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log_path).unwrap_or_default().contains("Postgres had stopped; started it again") {
+        assert!(start.elapsed() < Duration::from_secs(30), "up did not restart Postgres (see {})", log_path.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let new_pid = std::fs::read_to_string(&pid_file).expect("postmaster.pid").lines().next().unwrap().trim().to_owned();
+    assert_ne!(new_pid, pg_pid);
+    wait_health(&http, &api, Duration::from_secs(30), "UP after Postgres came back", |c, b| c == 200 && b["status"] == "UP").await;
+    transfer(2).await;
+
+    // ---- kill -9 of anvil (after its state file caught up: the lagging-state case is the reorg test's)
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let anvil = anvil_pid(up.child.id()).expect("anvil child of up");
+    assert!(Command::new("kill").args(["-9", &anvil.to_string()]).status().unwrap().success());
+    let start = Instant::now();
+    let again = loop {
+        if let Some(p) = anvil_pid(up.child.id()).filter(|p| *p != anvil) {
+            break p;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "up did not start anvil again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    wait_health(&http, &api, Duration::from_secs(30), "UP after anvil came back", |c, b| c == 200 && b["status"] == "UP" && b["chain"] == "UP").await;
+    transfer(3).await;
+
+    up.interrupt();
+    // no anvil left behind
+    assert!(Command::new("kill").args(["-0", &again.to_string()]).status().map(|s| !s.success()).unwrap_or(true), "anvil {again} still running after up stopped");
+    let log = std::fs::read_to_string(state_dir.join("anvil/anvil.log")).unwrap();
+    assert!(log.matches("==== emledger up: anvil starting").count() >= 2, "earlier anvil logs kept");
+}
