@@ -63,6 +63,12 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_RETRY_BASE_MS", default_value_t = 500)]
     pub retry_base_ms: u64,
 
+    /// Blocks on top of an operation's block before it is SUCCESS (MINED until
+    /// then). 0 on chains with instant finality (anvil, IBFT/QBFT consortium
+    /// chains); more on chains that can reorg.
+    #[arg(long, env = "EMLEDGER_CONFIRMATIONS", default_value_t = 0)]
+    pub confirmations: u64,
+
     /// `/health` is DEGRADED when an operation has been PENDING, SIGNED or SENT
     /// without moving for this many seconds.
     #[arg(long, env = "EMLEDGER_STUCK_AFTER_SECS", default_value_t = 60)]
@@ -103,6 +109,7 @@ impl Default for ApiConfig {
             batch_size: 64,
             max_attempts: 5,
             retry_base_ms: 500,
+            confirmations: 0,
             stuck_after_secs: 60,
             bank_reject_ibans: Vec::new(),
             scheduler: true,
@@ -128,6 +135,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("batch_size", &self.batch_size)
             .field("max_attempts", &self.max_attempts)
             .field("retry_base_ms", &self.retry_base_ms)
+            .field("confirmations", &self.confirmations)
             .field("stuck_after_secs", &self.stuck_after_secs)
             .field("bank_reject_ibans", &self.bank_reject_ibans)
             .field("scheduler", &self.scheduler)

@@ -74,6 +74,7 @@ pub async fn serve_on(
                 batch_size: config.batch_size,
                 max_attempts: config.max_attempts,
                 retry_base: std::time::Duration::from_millis(config.retry_base_ms),
+                confirmations: config.confirmations,
                 bank_reject_ibans: config.bank_reject_ibans.clone(),
                 ..submitter::SubmitterConfig::new(rpc_url, submitter::parse_key(key)?)
             };

@@ -200,6 +200,24 @@ pub async fn rollback(conn: &mut PgConnection, target: &Target, ancestor: &Curso
     .execute(&mut *conn)
     .await?;
 
+    // The platform's own transactions mined in orphaned blocks: back to SENT with
+    // their operations (SUCCESS, MINED, or FAILED by their receipt), whose
+    // movements wait again. The submitter re-broadcasts the stored bytes; the
+    // receipt of the canonical chain decides again.
+    let orphaned_txs: Vec<(i64,)> =
+        sqlx::query_as("SELECT id FROM chain_transactions WHERE chain_id = $1 AND block_number > $2 AND status IN ('MINED', 'REVERTED')")
+            .bind(chain_id)
+            .bind(above)
+            .fetch_all(&mut *conn)
+            .await?;
+    let orphaned_txs: Vec<i64> = orphaned_txs.into_iter().map(|(id,)| id).collect();
+    let reopened = emledger_ledger::rewind::reopen_transactions(conn, &orphaned_txs)
+        .await
+        .context("reopening the operations of orphaned transactions")?;
+    if !orphaned_txs.is_empty() {
+        tracing::warn!(transactions = orphaned_txs.len(), operations = reopened.len(), "reorg: the platform's orphaned transactions are SENT again");
+    }
+
     sqlx::query("DELETE FROM chain_blocks WHERE chain_id = $1 AND number > $2")
         .bind(chain_id)
         .bind(above)

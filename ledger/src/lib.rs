@@ -8,6 +8,7 @@ pub mod amount;
 pub mod db;
 pub mod metrics;
 pub mod postgres;
+pub mod rewind;
 pub mod types;
 
 pub use amount::{Amount, AmountError};

@@ -58,3 +58,78 @@ async fn opposing_transfers_never_answer_500() -> anyhow::Result<()> {
     assert_reconciled(&st).await;
     Ok(())
 }
+
+/// A 3-block reorg in the middle of 600 transfers among 16 wallets (24 in
+/// flight): the indexer rolls back, the operations of the orphaned transactions
+/// go back to SENT, the submitter re-sends their stored bytes in nonce order,
+/// and all 600 end SUCCESS with a canonical receipt, each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_in_the_middle_of_600_transfers_loses_and_doubles_nothing() -> anyhow::Result<()> {
+    use alloy::providers::Provider;
+    let mut st = MoneyStack::start("faults_reorg", ApiOptions::default()).await?;
+    let mut wallets = Vec::new();
+    for _ in 0..16 {
+        let (w, _) = st.wallet().await;
+        st.fund(&w, "100").await;
+        wallets.push(w);
+    }
+    let total = 600;
+    let reorg_at = 300;
+    let st_ref = &st;
+    let wallets_ref = &wallets;
+    let mut accepted: Vec<String> = Vec::new();
+    let mut requests = futures::stream::iter((0..total).map(|i| async move {
+        let from = &wallets_ref[i % 16];
+        let to = &wallets_ref[(i * 7 + 3) % 16];
+        let to = if to == from { &wallets_ref[(i + 1) % 16] } else { to };
+        let r = st_ref
+            .post_key(&format!("/api/v1/public/wallets/{from}/transfer"), json!({"amount": "0.10", "targetWalletId": to, "concept": format!("reorg {i}")}), &format!("reorg-{i}"))
+            .await;
+        (i, r)
+    }))
+    .buffer_unordered(24);
+    let mut reorged = false;
+    while let Some((i, r)) = requests.next().await {
+        assert_eq!(r.status, 202, "#{i}: {}", r.body);
+        accepted.push(r.body["apiOperationId"].as_str().unwrap().to_owned());
+        if !reorged && accepted.len() >= reorg_at {
+            // a 3-block reorg while transfers keep coming
+            let head = st.chain.block_number().await?;
+            let _: serde_json::Value = st.chain.provider.raw_request("anvil_reorg".into(), (3u64, Vec::<()>::new())).await?;
+            eprintln!("reorg: 3 blocks at head {head}");
+            reorged = true;
+        }
+    }
+    drop(requests);
+    assert!(reorged);
+
+    let start = Instant::now();
+    loop {
+        let (unsettled,): (i64,) = sqlx::query_as("SELECT count(*) FROM operations WHERE status NOT IN ('SUCCESS', 'FAILED')").fetch_one(&st.pool).await?;
+        if unsettled == 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(90), "{unsettled} operations unsettled 90 s after the reorg");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for id in &accepted {
+        let op = st.get(&format!("/api/v1/public/operations/{id}")).await;
+        assert_eq!(op.body["status"], "SUCCESS", "{}", op.body);
+        // a canonical receipt
+        let hash: alloy::primitives::B256 = op.body["txHash"].as_str().unwrap().parse()?;
+        let receipt = st.chain.provider.get_transaction_receipt(hash).await?.expect("a canonical receipt");
+        assert!(receipt.status());
+    }
+    // each exactly once on chain and in the read model
+    let (dup_events,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM (SELECT operation_id FROM chain_events WHERE name = 'Transfer' AND operation_id IS NOT NULL
+         GROUP BY operation_id HAVING count(*) > 1) d",
+    )
+    .fetch_one(&st.pool)
+    .await?;
+    assert_eq!(dup_events, 0, "an operation executed twice");
+    let (movements,): (i64,) = sqlx::query_as("SELECT count(*) FROM movements WHERE concept LIKE 'reorg %' AND status = 'SUCCESS'").fetch_one(&st.pool).await?;
+    assert_eq!(movements, 2 * total as i64, "TRANSFER_OUT + TRANSFER_IN per transfer");
+    assert_reconciled(&st).await;
+    Ok(())
+}

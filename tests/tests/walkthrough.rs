@@ -611,6 +611,78 @@ async fn up_restarts_a_killed_postgres_and_a_killed_anvil() {
     wait_health(&http, &api, Duration::from_secs(30), "UP after anvil came back", |c, b| c == 200 && b["status"] == "UP" && b["chain"] == "UP").await;
     transfer(3).await;
 
+    // ---- kill -9 of anvil right after transfers were mined: it comes back from a
+    // state file that lags its last blocks (written every 2 s). The rewound
+    // transactions are sent again from their stored bytes; every transfer ends
+    // SUCCESS with a canonical receipt, exactly once.
+    let before = rest.get(&format!("/api/v1/public/wallets/{}", rich["id"].as_str().unwrap())).await["balance"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let t = rest
+            .post(
+                &format!("/api/v1/public/wallets/{}/transfer", rich["id"].as_str().unwrap()),
+                json!({"amount": "0.01", "targetWalletId": other["id"], "concept": format!("rewound {n}")}),
+            )
+            .await;
+        ids.push(t["apiOperationId"].as_str().unwrap().to_owned());
+    }
+    // wait until some are mined, then kill
+    let start = Instant::now();
+    loop {
+        let op = rest.get(&format!("/api/v1/public/operations/{}", ids[29])).await;
+        if op["status"] == "MINED" || op["status"] == "SUCCESS" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{op}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let anvil = again;
+    assert!(Command::new("kill").args(["-9", &anvil.to_string()]).status().unwrap().success());
+    let start = Instant::now();
+    let again = loop {
+        if let Some(p) = anvil_pid(up.child.id()).filter(|p| *p != anvil) {
+            break p;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "up did not start anvil again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let rpc = up.exports["EMLEDGER_RPC"].clone();
+    let start = Instant::now();
+    for id in &ids {
+        loop {
+            let op = rest.get(&format!("/api/v1/public/operations/{id}")).await;
+            if op["status"] == "SUCCESS" {
+                // a receipt on the chain as it is now
+                let receipt: Value = http
+                    .post(&rpc)
+                    .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt", "params": [op["txHash"]]}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if receipt["result"]["status"] == "0x1" {
+                    break;
+                }
+            }
+            assert!(op["status"] != "FAILED" && start.elapsed() < Duration::from_secs(60), "after the rewind: {op}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // exactly once: 30 × 0.01 left the wallet
+    let cents = before.replace('.', "").parse::<i64>().unwrap() - 30;
+    let expected = format!("{}.{:02}", cents / 100, cents % 100);
+    let start = Instant::now();
+    loop {
+        let now = rest.get(&format!("/api/v1/public/wallets/{}", rich["id"].as_str().unwrap())).await["balance"].as_str().unwrap().to_owned();
+        if now == expected {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "balance {now}, expected {expected}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     up.interrupt();
     // no anvil left behind
     assert!(Command::new("kill").args(["-0", &again.to_string()]).status().map(|s| !s.success()).unwrap_or(true), "anvil {again} still running after up stopped");

@@ -94,6 +94,8 @@ pub struct SubmitterConfig {
     pub max_attempts: u32,
     /// First retry delay; doubles per attempt, at most 30 s.
     pub retry_base: Duration,
+    /// Blocks on top of an operation's block before it is SUCCESS.
+    pub confirmations: u64,
     pub bank_reject_ibans: Vec<String>,
 }
 
@@ -107,6 +109,7 @@ impl SubmitterConfig {
             batch_size: 64,
             max_attempts: 5,
             retry_base: Duration::from_millis(500),
+            confirmations: 0,
             bank_reject_ibans: Vec::new(),
         }
     }
@@ -191,6 +194,7 @@ struct Submitter {
     batch_size: usize,
     max_attempts: u32,
     retry_base: Duration,
+    confirmations: u64,
     reject_ibans: Vec<String>,
     wake: Arc<Notify>,
     health: Arc<SubmitterHealth>,
@@ -231,6 +235,7 @@ impl Submitter {
             batch_size: config.batch_size.clamp(1, 1000),
             max_attempts: config.max_attempts.max(1),
             retry_base: config.retry_base,
+            confirmations: config.confirmations,
             reject_ibans: config.bank_reject_ibans.iter().map(|i| i.replace(' ', "").to_ascii_uppercase()).collect(),
             wake,
             health,
@@ -264,6 +269,7 @@ impl Submitter {
         self.init_nonce().await?;
         self.recover().await?;
         let mut last_sweep = Instant::now() - Duration::from_secs(10);
+        let mut last_watch = Instant::now();
         let mut last_lock_check = Instant::now();
         loop {
             if *stop.borrow() {
@@ -276,6 +282,10 @@ impl Submitter {
                 progressed |= self.sweep().await?;
                 self.rebroadcast().await?;
                 last_sweep = Instant::now();
+            }
+            if last_watch.elapsed() > Duration::from_secs(1) {
+                self.watch_chain().await?;
+                last_watch = Instant::now();
             }
             if last_lock_check.elapsed() > Duration::from_secs(2) {
                 sqlx::query("SELECT 1").execute(&mut lock_conn).await.context("the lock session is gone")?;
@@ -888,16 +898,116 @@ impl Submitter {
         Ok(())
     }
 
+    /// Rewinds (reorgs, a node restarted from an older state), once a second:
+    /// 1. the signer's nonce on chain fell below a transaction recorded MINED or
+    ///    REVERTED whose receipt is gone → it and its operations back to SENT
+    ///    (the indexer does the same for orphaned blocks it saw);
+    /// 2. SENT transactions this pass does not track (reopened by either) are
+    ///    tracked again, to be re-sent at once, in nonce order;
+    /// 3. tracked transactions at or above that nonce that the node does not
+    ///    know (its mempool was lost) are re-sent now rather than after 30 s.
+    ///
+    /// A nonce is never signed twice: the stored bytes go out again.
+    async fn watch_chain(&mut self) -> anyhow::Result<()> {
+        let signer = hex_addr(&self.address);
+        let nonce = match self.provider.get_transaction_count(self.address).latest().await {
+            Ok(n) => n as i64,
+            Err(e) => {
+                tracing::debug!(error = %e, "reading the signer's nonce failed");
+                return Ok(());
+            }
+        };
+        metrics::gauge!("emledger_submitter_chain_nonce").set(nonce as f64);
+        // 1.
+        let settled_above: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT id, nonce, tx_hash FROM chain_transactions
+             WHERE chain_id = $1 AND signer = $2 AND nonce >= $3 AND status IN ('MINED', 'REVERTED') ORDER BY nonce LIMIT 256",
+        )
+        .bind(self.chain_id as i64)
+        .bind(&signer)
+        .bind(nonce)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut gone = Vec::new();
+        for (id, n, hash) in settled_above {
+            let Ok(hash) = hash.parse::<B256>() else { continue };
+            // the receipt decides (a node behind a load balancer may answer the nonce late)
+            if let Ok(None) = self.provider.get_transaction_receipt(hash).await {
+                tracing::warn!(nonce = n, tx = %hash, chain_nonce = nonce, "a mined transaction is no longer on the chain; sending it again");
+                gone.push(id);
+            }
+        }
+        if !gone.is_empty() {
+            let mut tx = self.pool.begin().await?;
+            let reopened = emledger_ledger::rewind::reopen_transactions(&mut tx, &gone).await?;
+            tx.commit().await?;
+            metrics::counter!("emledger_submitter_rewound_transactions_total").increment(gone.len() as u64);
+            tracing::warn!(transactions = gone.len(), operations = reopened.len(), "chain rewind: transactions and their operations are SENT again");
+        }
+        // 2.
+        let tracked: Vec<i64> = self.in_flight.values().map(|f| f.tx_id).collect();
+        let rows = sqlx::query(
+            "SELECT t.id, t.nonce, t.tx_hash, t.batched,
+                    array_agg(o.id ORDER BY o.batch_index) FILTER (WHERE o.id IS NOT NULL)
+             FROM chain_transactions t LEFT JOIN operations o ON o.transaction_id = t.id AND o.status IN ('SIGNED', 'SENT')
+             WHERE t.signer = $1 AND t.chain_id = $2 AND t.status = 'SENT' AND NOT (t.id = ANY($3))
+             GROUP BY t.id ORDER BY t.nonce",
+        )
+        .bind(&signer)
+        .bind(self.chain_id as i64)
+        .bind(&tracked)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in rows {
+            let n: i64 = r.get(1);
+            if self.in_flight.contains_key(&n) {
+                continue;
+            }
+            let hash: B256 = r.get::<String, _>(2).parse()?;
+            let ops: Vec<Uuid> = r.get::<Option<Vec<Uuid>>, _>(4).unwrap_or_default();
+            tracing::info!(nonce = n, tx = %hash, operations = ops.len(), "tracking a reopened transaction again");
+            // `signed`: re-sent on the next rebroadcast (within a second)
+            self.in_flight.insert(n, InFlight { tx_id: r.get(0), hash, signed: true, since: Instant::now() - Duration::from_secs(2), ops, batched: r.get(3) });
+        }
+        // 3.
+        let stale: Vec<(i64, B256)> = self
+            .in_flight
+            .range(nonce..)
+            .filter(|(_, f)| !f.signed && f.since.elapsed() > Duration::from_secs(3) && f.since.elapsed() < Duration::from_secs(30))
+            .take(16)
+            .map(|(n, f)| (*n, f.hash))
+            .collect();
+        for (n, hash) in stale {
+            if let Ok(None) = self.provider.get_transaction_by_hash(hash).await {
+                if let Some(f) = self.in_flight.get_mut(&n) {
+                    tracing::info!(nonce = n, tx = %hash, "the node does not know a sent transaction; sending it again");
+                    f.since = Instant::now() - Duration::from_secs(31);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// MINED → SUCCESS once the indexer has the operation's events in its
     /// transaction; payouts.
     async fn sweep(&mut self) -> anyhow::Result<bool> {
+        // with confirmations, only operations deep enough under the head
+        let deepest = if self.confirmations == 0 {
+            i64::MAX
+        } else {
+            match self.provider.get_block_number().await {
+                Ok(head) => head.saturating_sub(self.confirmations) as i64,
+                Err(_) => return Ok(false),
+            }
+        };
         sqlx::query(
             "UPDATE operations o SET status = 'SUCCESS', updated_at = now()
-             WHERE o.status = 'MINED' AND o.chain_id = $1
+             WHERE o.status = 'MINED' AND o.chain_id = $1 AND o.block_number <= $2
                AND EXISTS (SELECT 1 FROM chain_events e WHERE e.chain_id = o.chain_id AND e.tx_hash = o.tx_hash
                            AND (o.batch_index IS NULL OR e.operation_id = o.chain_operation_id))",
         )
         .bind(self.chain_id as i64)
+        .bind(deepest)
         .execute(&self.pool)
         .await?;
         self.payouts().await
