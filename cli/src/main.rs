@@ -258,8 +258,9 @@ async fn main() -> anyhow::Result<()> {
                 println!("MISMATCH {m}");
             }
             println!(
-                "reconciled {} addresses at block {}: {} mismatches",
+                "reconciled {} addresses and {} platform transactions at block {}: {} mismatches",
                 report.addresses,
+                report.transactions,
                 report.block,
                 report.mismatches.len()
             );

@@ -1,12 +1,21 @@
 //! `emledger reconcile`: the read model against the chain, at the cursor block.
-//! For every indexed address, gross/held/available must equal
+//!
+//! **Balances.** For every indexed address, gross/held/available must equal
 //! `netBalanceOf`/`balanceOnHold`/`balanceOf`; the sums must equal
 //! `totalSupply`/`totalSupplyOnHold`.
+//!
+//! **Operations.** Every transaction the platform recorded as mined (MINED or
+//! REVERTED, at or below the cursor) has a receipt on the canonical chain with
+//! that status and block; every nonce of a platform signer that the chain has
+//! used, from its first recorded one, maps to exactly one recorded transaction,
+//! and none recorded as mined sits at or above the chain's nonce; every SUCCESS
+//! operation belongs to a MINED transaction, has its events in the read model,
+//! and all its movements are SUCCESS (but a cash-out's, which follows the bank).
 
 use alloy::{
     eips::BlockId,
     primitives::{Address, U256},
-    providers::DynProvider,
+    providers::{DynProvider, Provider},
 };
 use anyhow::Context;
 use emledger_contracts::EmToken;
@@ -20,8 +29,10 @@ use crate::store::{self, Target};
 pub struct Mismatch {
     pub subject: String,
     pub field: &'static str,
-    pub indexed: U256,
-    pub chain: U256,
+    /// What the read model says.
+    pub indexed: String,
+    /// What the chain says.
+    pub chain: String,
 }
 
 impl std::fmt::Display for Mismatch {
@@ -35,6 +46,8 @@ impl std::fmt::Display for Mismatch {
 pub struct Report {
     pub block: u64,
     pub addresses: usize,
+    /// Platform transactions checked against their receipts.
+    pub transactions: usize,
     pub mismatches: Vec<Mismatch>,
 }
 
@@ -84,7 +97,7 @@ pub async fn reconcile(pool: &PgPool, provider: &DynProvider, target: &Target) -
                     ("available", available, chain_available),
                 ] {
                     if a != b {
-                        out.push(Mismatch { subject: subject.clone(), field, indexed: a, chain: b });
+                        out.push(Mismatch { subject: subject.clone(), field, indexed: a.to_string(), chain: b.to_string() });
                     }
                 }
                 anyhow::Ok(out)
@@ -97,11 +110,118 @@ pub async fn reconcile(pool: &PgPool, provider: &DynProvider, target: &Target) -
     let supply = token.totalSupply().block(block).call().await?;
     let on_hold = token.totalSupplyOnHold().block(block).call().await?;
     if supply != sum_gross {
-        mismatches.push(Mismatch { subject: "token".into(), field: "totalSupply", indexed: sum_gross, chain: supply });
+        mismatches.push(Mismatch { subject: "token".into(), field: "totalSupply", indexed: sum_gross.to_string(), chain: supply.to_string() });
     }
     if on_hold != sum_held {
-        mismatches.push(Mismatch { subject: "token".into(), field: "totalSupplyOnHold", indexed: sum_held, chain: on_hold });
+        mismatches.push(Mismatch { subject: "token".into(), field: "totalSupplyOnHold", indexed: sum_held.to_string(), chain: on_hold.to_string() });
     }
+    let (transactions, mut ops) = operations(pool, provider, target, cursor.block_number).await?;
+    mismatches.append(&mut ops);
     mismatches.sort_by(|a, b| (&a.subject, a.field).cmp(&(&b.subject, b.field)));
-    Ok(Report { block: cursor.block_number, addresses: indexed.len(), mismatches })
+    Ok(Report { block: cursor.block_number, addresses: indexed.len(), transactions, mismatches })
+}
+
+fn mismatch(subject: String, field: &'static str, indexed: impl ToString, chain: impl ToString) -> Mismatch {
+    Mismatch { subject, field, indexed: indexed.to_string(), chain: chain.to_string() }
+}
+
+/// The operations half (see the module docs): (transactions checked, mismatches).
+async fn operations(pool: &PgPool, provider: &DynProvider, target: &Target, block: u64) -> anyhow::Result<(usize, Vec<Mismatch>)> {
+    let chain_id = target.chain_id as i64;
+    let mut out = Vec::new();
+
+    // recorded as mined: a canonical receipt with that status and block
+    let mined: Vec<(String, i64, String, String, i64)> = sqlx::query_as(
+        "SELECT signer, nonce, status, tx_hash, block_number FROM chain_transactions
+         WHERE chain_id = $1 AND status IN ('MINED', 'REVERTED') AND block_number <= $2 ORDER BY signer, nonce",
+    )
+    .bind(chain_id)
+    .bind(block as i64)
+    .fetch_all(pool)
+    .await?;
+    let receipts = stream::iter(mined.iter().cloned())
+        .map(|(signer, nonce, status, hash, at)| async move {
+            let subject = format!("transaction {signer} nonce {nonce} {hash}");
+            let receipt = provider.get_transaction_receipt(hash.parse().context("stored tx hash")?).await?;
+            anyhow::Ok(match receipt {
+                None => Some(mismatch(subject, "receipt", format!("{status} in block {at}"), "none")),
+                Some(r) => {
+                    let on_chain = if r.status() { "MINED" } else { "REVERTED" };
+                    let in_block = r.block_number.unwrap_or_default() as i64;
+                    // a receipt of an orphaned block (some nodes keep serving them) is none
+                    let canonical = provider.get_block_by_number((in_block as u64).into()).await?.map(|b| b.header.hash);
+                    if canonical.is_none() || canonical != r.block_hash {
+                        Some(mismatch(subject, "receipt", format!("{status} in block {at}"), format!("only in orphaned block {in_block}")))
+                    } else if on_chain != status || in_block != at {
+                        Some(mismatch(subject, "receipt", format!("{status} in block {at}"), format!("{on_chain} in block {in_block}")))
+                    } else {
+                        None
+                    }
+                }
+            })
+        })
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await?;
+    out.extend(receipts.into_iter().flatten());
+
+    // every nonce the chain used, from the first recorded one: exactly one transaction
+    let signers: Vec<(String, i64)> =
+        sqlx::query_as("SELECT signer, min(nonce) FROM chain_transactions WHERE chain_id = $1 GROUP BY signer").bind(chain_id).fetch_all(pool).await?;
+    for (signer, first) in signers {
+        let address: Address = signer.parse().context("stored signer")?;
+        let used = provider.get_transaction_count(address).block_id(BlockId::number(block)).await? as i64;
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT nonce, status FROM chain_transactions WHERE chain_id = $1 AND signer = $2 AND nonce >= $3 AND (nonce < $4 OR status IN ('MINED', 'REVERTED'))
+             ORDER BY nonce",
+        )
+        .bind(chain_id)
+        .bind(&signer)
+        .bind(first)
+        .bind(used)
+        .fetch_all(pool)
+        .await?;
+        let mut expected = first;
+        for (nonce, status) in rows {
+            if nonce >= used {
+                out.push(mismatch(format!("signer {signer} nonce {nonce}"), "nonce", format!("{status}"), format!("not used (chain nonce {used})")));
+                continue;
+            }
+            for gap in expected..nonce {
+                out.push(mismatch(format!("signer {signer} nonce {gap}"), "nonce", "no transaction recorded", "used"));
+            }
+            if status == "DROPPED" {
+                out.push(mismatch(format!("signer {signer} nonce {nonce}"), "nonce", "DROPPED", "used by another transaction"));
+            }
+            expected = nonce + 1;
+        }
+        for gap in expected..used {
+            out.push(mismatch(format!("signer {signer} nonce {gap}"), "nonce", "no transaction recorded", "used"));
+        }
+    }
+
+    // SUCCESS operations: a MINED transaction, their events, settled movements
+    let bad: Vec<(uuid::Uuid, String, String)> = sqlx::query_as(
+        "SELECT o.id, 'transaction', COALESCE(t.status, 'none') FROM operations o LEFT JOIN chain_transactions t ON t.id = o.transaction_id
+         WHERE o.chain_id = $1 AND o.status = 'SUCCESS' AND o.block_number <= $2 AND o.transaction_id IS NOT NULL AND t.status IS DISTINCT FROM 'MINED'
+         UNION ALL
+         SELECT o.id, 'events', 'none' FROM operations o
+         WHERE o.chain_id = $1 AND o.status = 'SUCCESS' AND o.block_number <= $2
+           AND NOT EXISTS (SELECT 1 FROM chain_events e WHERE e.chain_id = o.chain_id AND e.tx_hash = o.tx_hash
+                           AND (o.batch_index IS NULL OR e.operation_id = o.chain_operation_id))
+         UNION ALL
+         SELECT o.id, 'movement ' || m.type, m.status FROM operations o JOIN movements m ON m.operation_id = o.id
+         WHERE o.chain_id = $1 AND o.status = 'SUCCESS' AND o.block_number <= $2 AND m.status <> 'SUCCESS'
+           -- a cash-out's movement follows the bank after its reserve settled
+           AND m.type <> 'BANK_ACCOUNT_CASHOUT'
+         LIMIT 1000",
+    )
+    .bind(chain_id)
+    .bind(block as i64)
+    .fetch_all(pool)
+    .await?;
+    for (id, what, status) in bad {
+        out.push(mismatch(format!("operation {id} SUCCESS"), "operation", format!("{what}: {status}"), "SUCCESS"));
+    }
+    Ok((mined.len(), out))
 }

@@ -931,8 +931,10 @@ impl Submitter {
         let mut gone = Vec::new();
         for (id, n, hash) in settled_above {
             let Ok(hash) = hash.parse::<B256>() else { continue };
-            // the receipt decides (a node behind a load balancer may answer the nonce late)
-            if let Ok(None) = self.provider.get_transaction_receipt(hash).await {
+            // the receipt decides (a node behind a load balancer may answer the nonce
+            // late); a receipt from a block that is no longer canonical (anvil keeps
+            // serving those after a reorg) counts as none
+            if !self.canonical_receipt(hash).await {
                 tracing::warn!(nonce = n, tx = %hash, chain_nonce = nonce, "a mined transaction is no longer on the chain; sending it again");
                 gone.push(id);
             }
@@ -986,6 +988,23 @@ impl Submitter {
             }
         }
         Ok(())
+    }
+
+    /// Whether `hash` has a receipt in a block that is on the canonical chain
+    /// (errors count as yes: nothing is reopened on a doubt).
+    async fn canonical_receipt(&self, hash: B256) -> bool {
+        match self.provider.get_transaction_receipt(hash).await {
+            Ok(Some(r)) => match (r.block_number, r.block_hash) {
+                (Some(n), Some(h)) => match self.provider.get_block_by_number(n.into()).await {
+                    Ok(Some(b)) => b.header.hash == h,
+                    Ok(None) => false,
+                    Err(_) => true,
+                },
+                _ => false,
+            },
+            Ok(None) => false,
+            Err(_) => true,
+        }
     }
 
     /// MINED → SUCCESS once the indexer has the operation's events in its
