@@ -683,6 +683,74 @@ async fn up_restarts_a_killed_postgres_and_a_killed_anvil() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // ---- kill -9 of up itself right after transfers were mined: its anvil dies with
+    // it (never orphaned), Postgres stays; a new `up` on the same state dir brings
+    // anvil back from a lagging state file and every transfer ends SUCCESS once.
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let t = rest
+            .post(
+                &format!("/api/v1/public/wallets/{}/transfer", rich["id"].as_str().unwrap()),
+                json!({"amount": "0.01", "targetWalletId": other["id"], "concept": format!("up killed {n}")}),
+            )
+            .await;
+        ids.push(t["apiOperationId"].as_str().unwrap().to_owned());
+    }
+    let start = Instant::now();
+    loop {
+        let op = rest.get(&format!("/api/v1/public/operations/{}", ids[19])).await;
+        if op["status"] == "MINED" || op["status"] == "SUCCESS" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{op}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    up.child.kill().unwrap();
+    let _ = up.child.wait();
+    let start = Instant::now();
+    while Command::new("kill").args(["-0", &again.to_string()]).status().map(|s| s.success()).unwrap_or(false) {
+        assert!(start.elapsed() < Duration::from_secs(5), "anvil {again} outlived kill -9 of up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(up);
+    let mut up = Up::start(&state_dir, false);
+    let rest = Rest::new(&up.exports);
+    let rpc = up.exports["EMLEDGER_RPC"].clone();
+    let start = Instant::now();
+    for id in &ids {
+        loop {
+            let op = rest.get(&format!("/api/v1/public/operations/{id}")).await;
+            if op["status"] == "SUCCESS" {
+                let receipt: Value = http
+                    .post(&rpc)
+                    .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt", "params": [op["txHash"]]}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if receipt["result"]["status"] == "0x1" {
+                    break;
+                }
+            }
+            assert!(op["status"] != "FAILED" && start.elapsed() < Duration::from_secs(60), "after kill -9 of up: {op}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let cents = cents - 20;
+    let expected = format!("{}.{:02}", cents / 100, cents % 100);
+    let start = Instant::now();
+    loop {
+        let now = rest.get(&format!("/api/v1/public/wallets/{}", rich["id"].as_str().unwrap())).await["balance"].as_str().unwrap().to_owned();
+        if now == expected {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "balance {now}, expected {expected} after kill -9 of up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let again = anvil_pid(up.child.id()).expect("the new up's anvil");
+
     up.interrupt();
     // no anvil left behind
     assert!(Command::new("kill").args(["-0", &again.to_string()]).status().map(|s| !s.success()).unwrap_or(true), "anvil {again} still running after up stopped");

@@ -27,6 +27,10 @@ pub struct Health {
     pub chain_head: Option<u64>,
     /// Seconds since the chain head last changed.
     pub chain_head_age_seconds: Option<f64>,
+    /// The indexer's cursor block.
+    pub indexer_block: Option<u64>,
+    /// Blocks between the chain head and the indexer's cursor.
+    pub indexer_lag_blocks: Option<u64>,
     /// `UP`, `DEGRADED`, or `UNKNOWN` while the database is down.
     pub submitter: &'static str,
     /// Why the status is not `UP`, one sentence each.
@@ -36,6 +40,9 @@ pub struct Health {
     /// Token decimals in use.
     pub decimals: u32,
 }
+
+/// Blocks the indexer may be behind the head before `/health` is DEGRADED.
+const INDEXER_LAG_DEGRADED: u64 = 64;
 
 pub fn router() -> Router<ApiContext> {
     Router::new().route("/health", get(health))
@@ -61,6 +68,28 @@ pub async fn health(State(ctx): State<ApiContext>) -> impl IntoResponse {
         }
     };
     let down = !reasons.is_empty();
+    // the indexer: DEGRADED when its cursor is more than INDEXER_LAG_DEGRADED blocks behind
+    let mut indexer_block = None;
+    if deps.database_up {
+        let cursor = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            sqlx::query_as::<_, (i64,)>("SELECT max(block_number) FROM chain_cursor").fetch_optional(ctx.pool()),
+        )
+        .await;
+        if let Ok(Ok(Some((b,)))) = cursor {
+            indexer_block = Some(b.max(0) as u64);
+        }
+    }
+    let indexer_lag = match (deps.chain_head, indexer_block) {
+        (Some(h), Some(c)) => Some(h.saturating_sub(c)),
+        _ => None,
+    };
+    if let Some(lag) = indexer_lag {
+        metrics::gauge!("emledger_api_indexer_lag_blocks").set(lag as f64);
+        if lag > INDEXER_LAG_DEGRADED {
+            reasons.push(format!("the indexer is {lag} blocks behind the chain head (threshold {INDEXER_LAG_DEGRADED})"));
+        }
+    }
     let (submitter, oldest) = if deps.database_up {
         let stuck_after = std::time::Duration::from_secs(ctx.config().stuck_after_secs);
         let checked = tokio::time::timeout(
@@ -103,6 +132,8 @@ pub async fn health(State(ctx): State<ApiContext>) -> impl IntoResponse {
         chain,
         chain_head: deps.chain_head,
         chain_head_age_seconds: deps.chain_head_age_secs,
+        indexer_block,
+        indexer_lag_blocks: indexer_lag,
         submitter,
         reasons,
         oldest_unsettled_seconds: oldest,
