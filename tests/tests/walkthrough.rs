@@ -751,6 +751,22 @@ async fn up_restarts_a_killed_postgres_and_a_killed_anvil() {
     }
     let again = anvil_pid(up.child.id()).expect("the new up's anvil");
 
+    // ---- reconcile against the running stack's state dir: clean, and the stack keeps serving
+    let start = Instant::now();
+    let out = loop {
+        let out = Command::new(&bin).arg("--state-dir").arg(&state_dir).args(["reconcile", "--rpc-url", &rpc]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && stdout.contains(": 0 mismatches") {
+            break stdout;
+        }
+        // the indexer may still be catching up with the restarted chain
+        assert!(start.elapsed() < Duration::from_secs(30), "reconcile: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(out.contains("platform transactions"), "{out}");
+    wait_health(&http, &up.exports["EMLEDGER_API"], Duration::from_secs(10), "UP after reconcile", |c, b| c == 200 && b["status"] == "UP").await;
+    rest.get("/api/v1/public/wallets").await;
+
     up.interrupt();
     // no anvil left behind
     assert!(Command::new("kill").args(["-0", &again.to_string()]).status().map(|s| !s.success()).unwrap_or(true), "anvil {again} still running after up stopped");
