@@ -149,10 +149,19 @@ impl PrivateCluster {
 
     /// Starts the server again after it died (e.g. its postmaster was killed).
     pub fn restart(&self) -> anyhow::Result<()> {
-        if self.is_running() {
-            return Ok(());
+        // the killed server's backends may hold its shared memory a moment longer
+        let mut last = None;
+        for _ in 0..20 {
+            if self.is_running() {
+                return Ok(());
+            }
+            match self.start_server() {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
         }
-        self.start_server()
+        Err(last.unwrap_or_else(|| anyhow::anyhow!("Postgres did not start")))
     }
 
     fn start_server(&self) -> anyhow::Result<()> {
@@ -183,11 +192,17 @@ impl PrivateCluster {
         self.url()
     }
 
-    /// Whether the server of this data directory is running.
+    /// Whether the server of this data directory is running: the postmaster of
+    /// `postmaster.pid` is alive (not a zombie, which `pg_ctl status` would count
+    /// as running after a kill -9) and is a postgres process.
     pub fn is_running(&self) -> bool {
-        let mut c = pg_command("pg_ctl");
-        c.arg("-D").arg(&self.data_dir).arg("status");
-        c.output().map(|o| o.status.success()).unwrap_or(false)
+        let Ok(text) = std::fs::read_to_string(self.data_dir.join("postmaster.pid")) else { return false };
+        let Some(pid) = text.lines().next().and_then(|l| l.trim().parse::<u32>().ok()) else { return false };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+        // "pid (comm) S ...": the state follows the last ')'
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        let comm_ok = stat.contains("(postgres)") || stat.contains("(postmaster)");
+        comm_ok && !matches!(state, Some('Z' | 'X') | None)
     }
 
     fn ensure_database(&self) -> anyhow::Result<()> {

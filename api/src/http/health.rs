@@ -41,6 +41,9 @@ pub struct Health {
     pub decimals: u32,
 }
 
+/// Longest wait for the read model's figures.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1000);
+
 /// Blocks the indexer may be behind the head before `/health` is DEGRADED.
 const INDEXER_LAG_DEGRADED: u64 = 64;
 
@@ -67,19 +70,33 @@ pub async fn health(State(ctx): State<ApiContext>) -> impl IntoResponse {
             "DOWN"
         }
     };
+    // The read model's view, both queries at once and bounded: /health must answer
+    // fast exactly when the database is going away.
+    let (cursor, checked) = if deps.database_up {
+        let stuck_after = std::time::Duration::from_secs(ctx.config().stuck_after_secs);
+        let snapshot = platform.submitter_health().snapshot();
+        let (c, p) = tokio::join!(
+            tokio::time::timeout(
+                READ_TIMEOUT,
+                sqlx::query_as::<_, (i64,)>("SELECT max(block_number) FROM chain_cursor").fetch_optional(ctx.pool()),
+            ),
+            tokio::time::timeout(READ_TIMEOUT, pipeline::health(ctx.pool(), &snapshot, stuck_after)),
+        );
+        (Some(c), Some(p))
+    } else {
+        (None, None)
+    };
+    // the watchdog may have seen the database go while we asked
+    let database_up = platform.dependencies().database_up();
+    if deps.database_up && !database_up {
+        reasons.push("the database is unreachable".into());
+    }
     let down = !reasons.is_empty();
     // the indexer: DEGRADED when its cursor is more than INDEXER_LAG_DEGRADED blocks behind
-    let mut indexer_block = None;
-    if deps.database_up {
-        let cursor = tokio::time::timeout(
-            std::time::Duration::from_secs(2),
-            sqlx::query_as::<_, (i64,)>("SELECT max(block_number) FROM chain_cursor").fetch_optional(ctx.pool()),
-        )
-        .await;
-        if let Ok(Ok(Some((b,)))) = cursor {
-            indexer_block = Some(b.max(0) as u64);
-        }
-    }
+    let indexer_block = match cursor {
+        Some(Ok(Ok(Some((b,))))) => Some(b.max(0) as u64),
+        _ => None,
+    };
     let indexer_lag = match (deps.chain_head, indexer_block) {
         (Some(h), Some(c)) => Some(h.saturating_sub(c)),
         _ => None,
@@ -90,29 +107,21 @@ pub async fn health(State(ctx): State<ApiContext>) -> impl IntoResponse {
             reasons.push(format!("the indexer is {lag} blocks behind the chain head (threshold {INDEXER_LAG_DEGRADED})"));
         }
     }
-    let (submitter, oldest) = if deps.database_up {
-        let stuck_after = std::time::Duration::from_secs(ctx.config().stuck_after_secs);
-        let checked = tokio::time::timeout(
-            std::time::Duration::from_secs(2),
-            pipeline::health(ctx.pool(), &platform.submitter_health().snapshot(), stuck_after),
-        )
-        .await;
-        match checked {
-            Ok(Ok(p)) => {
-                reasons.extend(p.reasons);
-                (p.status, p.oldest_unsettled_secs)
-            }
-            Ok(Err(e)) => {
-                reasons.push(format!("the operation pipeline could not be read: {e}"));
-                ("UNKNOWN", None)
-            }
-            Err(_) => {
-                reasons.push("the operation pipeline could not be read within 2 s".into());
-                ("UNKNOWN", None)
-            }
+    let (submitter, oldest) = match checked {
+        _ if down => ("UNKNOWN", None),
+        None => ("UNKNOWN", None),
+        Some(Ok(Ok(p))) => {
+            reasons.extend(p.reasons);
+            (p.status, p.oldest_unsettled_secs)
         }
-    } else {
-        ("UNKNOWN", None)
+        Some(Ok(Err(e))) => {
+            reasons.push(format!("the operation pipeline could not be read: {e}"));
+            ("UNKNOWN", None)
+        }
+        Some(Err(_)) => {
+            reasons.push(format!("the operation pipeline could not be read within {} ms", READ_TIMEOUT.as_millis()));
+            ("UNKNOWN", None)
+        }
     };
     let status = if down {
         "DOWN"
@@ -128,7 +137,7 @@ pub async fn health(State(ctx): State<ApiContext>) -> impl IntoResponse {
     });
     let body = Health {
         status,
-        database: if deps.database_up { "UP" } else { "DOWN" },
+        database: if database_up { "UP" } else { "DOWN" },
         chain,
         chain_head: deps.chain_head,
         chain_head_age_seconds: deps.chain_head_age_secs,
