@@ -61,7 +61,9 @@ pub fn expiration(field: &str, value: Option<&str>) -> Result<Option<DateTime<Ut
     let parsed = DateTime::parse_from_rfc3339(text)
         .or_else(|_| {
             // the seed's short offset: "+02" / "-0530"
-            let (base, off) = text.split_at(text.len().saturating_sub(3));
+            // (only ASCII text can be a date-time: never split inside a multi-byte character)
+            let cut = text.len().saturating_sub(3);
+            let (base, off) = if text.is_ascii() { text.split_at(cut) } else { (text, "") };
             if (off.starts_with('+') || off.starts_with('-')) && off[1..].bytes().all(|b| b.is_ascii_digit()) {
                 DateTime::parse_from_rfc3339(&format!("{base}{off}:00"))
             } else {
@@ -310,5 +312,20 @@ pub fn concept(value: Option<String>) -> Result<Option<String>> {
     match value {
         Some(v) if v.trim().is_empty() => Ok(None),
         other => crate::wallet::text("concept", other, 500),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expiration;
+
+    #[test]
+    fn expiration_refuses_any_text_without_panicking() {
+        for text in ["2030-01-01T00:00:0€", "€€€", "2030-02-06T10:04:4é+02", "日本語", "+02", "x", "2030-02-06T10:04:45+0€", "日本語x", "a€b", "2030-02-06T10:04:45€+2"] {
+            let r = expiration("expiration", Some(text));
+            assert!(r.is_err(), "{text}");
+        }
+        assert!(expiration("expiration", Some("2130-02-06T10:04:45+02")).unwrap().is_some());
+        assert!(expiration("expiration", Some("2130-02-06T10:04:45+02:00")).unwrap().is_some());
     }
 }
