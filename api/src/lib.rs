@@ -20,7 +20,7 @@ pub mod tenant;
 
 pub use config::ApiConfig;
 pub use http::{router, ApiContext};
-pub use tenant::{create_api_key, create_tenant, revoke_api_key, Scope};
+pub use tenant::{api_key_is_live, create_api_key, create_tenant, revoke_api_key, Scope};
 
 use std::future::Future;
 

@@ -92,6 +92,11 @@ pub(crate) async fn verify_api_key(pool: &PgPool, key: &str) -> anyhow::Result<O
     }))
 }
 
+/// Whether `key` is a live (unrevoked) key of `client_id`.
+pub async fn api_key_is_live(pool: &PgPool, client_id: Uuid, key: &str) -> anyhow::Result<bool> {
+    Ok(verify_api_key(pool, key).await?.is_some_and(|k| k.client_id == client_id))
+}
+
 /// Creates an API key for `client_id` with `scopes`; returns its id and the full
 /// key (shown once: only its hash is kept).
 pub async fn create_api_key(

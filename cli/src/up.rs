@@ -230,21 +230,43 @@ async fn deployment(
 }
 
 /// A fresh demo API key (older demo keys are revoked: a secret is shown only once).
-async fn demo_tenant(pool: &PgPool, dlt_network: &str) -> anyhow::Result<(uuid::Uuid, String, bool)> {
+/// The demo tenant and its key. The key `up` made is kept in the state dir (mode
+/// 0600, like the JWT secret) and printed again at every start while it is live:
+/// an integration configured with it — or with any key made through the API —
+/// keeps working across restarts of the dev stack. Only when that key is gone
+/// (revoked, `--fresh`) does `up` make a new one, revoking the earlier keys it
+/// made itself and never the tenant's own.
+async fn demo_tenant(pool: &PgPool, dlt_network: &str, state_dir: &Path) -> anyhow::Result<(uuid::Uuid, String, bool)> {
+    use std::os::unix::fs::PermissionsExt;
+    const NAME: &str = "emledger up";
+    let path = state_dir.join("demo-api-key");
+    let keep = |key: &str| -> anyhow::Result<()> {
+        std::fs::write(&path, key)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        Ok(())
+    };
     let existing: Option<(uuid::Uuid,)> =
         sqlx::query_as("SELECT id FROM clients WHERE alias = 'demo' ORDER BY created_at LIMIT 1").fetch_optional(pool).await?;
     match existing {
         None => {
             let (id, key) = emledger_api::create_tenant(pool, "demo", dlt_network).await?;
+            keep(&key)?;
             Ok((id, key, true))
         }
         Some((id,)) => {
-            sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE client_id = $1 AND revoked_at IS NULL")
+            if let Ok(stored) = std::fs::read_to_string(&path) {
+                let stored = stored.trim();
+                if emledger_api::api_key_is_live(pool, id, stored).await? {
+                    return Ok((id, stored.to_owned(), false));
+                }
+            }
+            sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE client_id = $1 AND name = $2 AND revoked_at IS NULL")
                 .bind(id)
+                .bind(NAME)
                 .execute(pool)
                 .await?;
-            let (_, key) =
-                emledger_api::create_api_key(pool, id, "emledger up", &emledger_api::Scope::ALL).await?;
+            let (_, key) = emledger_api::create_api_key(pool, id, NAME, &emledger_api::Scope::ALL).await?;
+            keep(&key)?;
             Ok((id, key, false))
         }
     }
@@ -387,7 +409,7 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
         let _ = api_stop.wait_for(|s| *s).await;
     }));
 
-    let (_client_id, api_key, new_tenant) = demo_tenant(&pool, &args.dlt_network).await?;
+    let (_client_id, api_key, new_tenant) = demo_tenant(&pool, &args.dlt_network, &state_dir).await?;
     if new_tenant && !args.no_demo {
         if let Err(e) = demo_data(&api_url, &api_key, &pool).await {
             warn!(error = %format!("{e:#}"), "could not create the demo data");
