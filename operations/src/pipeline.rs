@@ -23,7 +23,7 @@ pub async fn stats(pool: &PgPool) -> Result<Stats> {
         .await?;
     let (oldest_pending_secs, oldest_unsettled_secs): (Option<f64>, Option<f64>) = sqlx::query_as(
         "SELECT EXTRACT(EPOCH FROM now() - min(created_at) FILTER (WHERE status = 'PENDING'))::float8,
-                EXTRACT(EPOCH FROM now() - min(updated_at))::float8
+                EXTRACT(EPOCH FROM now() - min(created_at))::float8
          FROM operations WHERE status IN ('PENDING', 'SIGNED', 'SENT')",
     )
     .fetch_one(pool)
@@ -96,7 +96,7 @@ impl SubmitterHealth {
 pub struct PipelineHealth {
     pub status: &'static str,
     pub reasons: Vec<String>,
-    /// Seconds since the oldest PENDING, SIGNED or SENT operation last moved.
+    /// Seconds since the oldest PENDING, SIGNED or SENT operation was accepted.
     pub oldest_unsettled_secs: Option<f64>,
 }
 
@@ -109,7 +109,7 @@ pub const FAILED_PASSES_DEGRADED: u32 = 3;
 /// operations (partial indexes).
 pub async fn health(pool: &PgPool, submitter: &SubmitterState, stuck_after: std::time::Duration) -> Result<PipelineHealth> {
     let (oldest, status): (Option<f64>, Option<String>) = sqlx::query_as(
-        "SELECT EXTRACT(EPOCH FROM now() - min(updated_at))::float8, (array_agg(status ORDER BY updated_at))[1]
+        "SELECT EXTRACT(EPOCH FROM now() - min(created_at))::float8, (array_agg(status ORDER BY created_at))[1]
          FROM operations WHERE status IN ('PENDING', 'SIGNED', 'SENT')",
     )
     .fetch_optional(pool)
@@ -127,7 +127,7 @@ pub async fn health(pool: &PgPool, submitter: &SubmitterState, stuck_after: std:
     }
     if let (Some(age), Some(status)) = (oldest, status.as_deref()) {
         if age > stuck_after.as_secs_f64() {
-            reasons.push(format!("an operation has been {status} for {age:.0} s (threshold {} s)", stuck_after.as_secs()));
+            reasons.push(format!("an operation has been {status} for {age:.0} s since it was accepted (threshold {} s)", stuck_after.as_secs()));
         }
     }
     metrics::gauge!("emledger_pipeline_degraded").set(if reasons.is_empty() { 0.0 } else { 1.0 });

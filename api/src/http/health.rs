@@ -35,7 +35,7 @@ pub struct Health {
     pub submitter: &'static str,
     /// Why the status is not `UP`, one sentence each.
     pub reasons: Vec<String>,
-    /// Seconds since the oldest PENDING, SIGNED or SENT operation last moved.
+    /// Seconds since the oldest PENDING, SIGNED or SENT operation was accepted.
     pub oldest_unsettled_seconds: Option<f64>,
     /// Token decimals in use.
     pub decimals: u32,
