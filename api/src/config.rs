@@ -74,10 +74,84 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_STUCK_AFTER_SECS", default_value_t = 60)]
     pub stuck_after_secs: u64,
 
-    /// Simulated bank: payouts (cash-outs) to these IBANs fail, so their funds are
-    /// released back to the wallet. Comma-separated.
+    /// The bank inbox: every `*.xml` file arriving here (camt.053, camt.054,
+    /// pain.002 from the platform's bank) is imported, then moved to
+    /// `processed/` (or `failed/` with a `.error` file). The only way SEPA money
+    /// comes in.
+    #[arg(long, env = "EMLEDGER_BANK_INBOX")]
+    pub bank_inbox: Option<std::path::PathBuf>,
+
+    /// The bank outbox: cash-outs leave as pain.001.001.09 files written here,
+    /// one per cut-off run. Without it cash-outs answer 409 `bank_not_configured`.
+    #[arg(long, env = "EMLEDGER_BANK_OUTBOX")]
+    pub bank_outbox: Option<std::path::PathBuf>,
+
+    /// The platform's own account at its bank (debtor of the payouts; a
+    /// statement of another account is refused).
+    #[arg(long, env = "EMLEDGER_BANK_IBAN", default_value = "ES0700120345030000067890")]
+    pub bank_iban: Option<String>,
+
+    /// The account holder's name on the payouts.
+    #[arg(long, env = "EMLEDGER_BANK_ACCOUNT_NAME", default_value = "emledger e-money platform")]
+    pub bank_account_name: String,
+
+    /// The bank's BIC (optional in SEPA).
+    #[arg(long, env = "EMLEDGER_BANK_BIC")]
+    pub bank_bic: Option<String>,
+
+    /// The payment-file cut-off: a pain.001 is made every this many milliseconds
+    /// of the payouts reserved so far.
+    #[arg(long, env = "EMLEDGER_BANK_CUTOFF_MS", default_value_t = 60_000)]
+    pub bank_cutoff_ms: u64,
+
+    /// How often the inbox is read, in milliseconds.
+    #[arg(long, env = "EMLEDGER_BANK_INBOX_POLL_MS", default_value_t = 1000)]
+    pub bank_inbox_poll_ms: u64,
+
+    /// Run a simulated bank on the outbox and inbox (needs both): it takes the
+    /// pain.001 files and answers with pain.002 and camt.054. Development and tests only.
+    #[arg(long, env = "EMLEDGER_BANK_SIMULATOR", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub bank_simulator: bool,
+
+    /// Simulated bank: transfers to these IBANs are rejected (pain.002 RJCT, AC04),
+    /// so their funds are released back to the wallet. Comma-separated.
     #[arg(long, env = "EMLEDGER_BANK_REJECT_IBANS", value_delimiter = ',')]
     pub bank_reject_ibans: Vec<String>,
+
+    /// The platform operator's token for `/api/v1/operator/...` (bank statements,
+    /// unapplied entries, payment files), sent as `Authorization: Bearer`. Not a
+    /// tenant credential; without it those routes do not exist. Never logged.
+    #[arg(long, env = "EMLEDGER_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
+
+    /// Card PSP (Ogone / Ingenico / Worldline e-Commerce): the merchant's PSPID.
+    /// With both passphrases it enables card cash-ins and the PSP's feedback
+    /// routes (`/psp/ogone/notifications`, `/psp/ogone/return`).
+    #[arg(long, env = "EMLEDGER_PSP_PSPID")]
+    pub psp_pspid: Option<String>,
+
+    /// The SHA-IN passphrase (signs the payment page's parameters). Never logged.
+    #[arg(long, env = "EMLEDGER_PSP_SHA_IN", hide_env_values = true)]
+    pub psp_sha_in: Option<String>,
+
+    /// The SHA-OUT passphrase (verifies the PSP's returns and notifications). Never logged.
+    #[arg(long, env = "EMLEDGER_PSP_SHA_OUT", hide_env_values = true)]
+    pub psp_sha_out: Option<String>,
+
+    /// The hash of both signatures, as set in the PSP's back office: sha1, sha256 or sha512.
+    #[arg(long, env = "EMLEDGER_PSP_HASH", default_value = "sha512")]
+    pub psp_hash: String,
+
+    /// The PSP's hosted payment page.
+    #[arg(long, env = "EMLEDGER_PSP_ENDPOINT", default_value = emledger_operations::psp::ogone::TEST_ENDPOINT)]
+    pub psp_endpoint: String,
+
+    /// Serve a local PSP simulator (same protocol, no real money) at
+    /// `/card-payments/orderstandard_utf8.asp` and use it as the PSP. For
+    /// development and tests only: whoever reaches its page can pay, and the
+    /// platform then mints. `emledger up` turns it on; a warning is logged.
+    #[arg(long, env = "EMLEDGER_PSP_SIMULATOR", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub psp_simulator: bool,
 
     /// Run the scheduled-operations worker in this process (`false` to leave it to
     /// other replicas; any number may run at once).
@@ -111,7 +185,22 @@ impl Default for ApiConfig {
             retry_base_ms: 500,
             confirmations: 0,
             stuck_after_secs: 60,
+            bank_inbox: None,
+            bank_outbox: None,
+            bank_iban: Some("ES0700120345030000067890".into()),
+            bank_account_name: "emledger e-money platform".into(),
+            bank_bic: None,
+            bank_cutoff_ms: 60_000,
+            bank_inbox_poll_ms: 1000,
+            bank_simulator: false,
             bank_reject_ibans: Vec::new(),
+            operator_token: None,
+            psp_pspid: None,
+            psp_sha_in: None,
+            psp_sha_out: None,
+            psp_hash: "sha512".into(),
+            psp_endpoint: emledger_operations::psp::ogone::TEST_ENDPOINT.into(),
+            psp_simulator: false,
             scheduler: true,
             scheduler_interval_ms: 1000,
             clock: None,
@@ -137,7 +226,19 @@ impl std::fmt::Debug for ApiConfig {
             .field("retry_base_ms", &self.retry_base_ms)
             .field("confirmations", &self.confirmations)
             .field("stuck_after_secs", &self.stuck_after_secs)
+            .field("bank_inbox", &self.bank_inbox)
+            .field("bank_outbox", &self.bank_outbox)
+            .field("bank_iban", &self.bank_iban)
+            .field("bank_cutoff_ms", &self.bank_cutoff_ms)
+            .field("bank_simulator", &self.bank_simulator)
             .field("bank_reject_ibans", &self.bank_reject_ibans)
+            .field("operator_token", &self.operator_token.as_ref().map(|_| "<redacted>"))
+            .field("psp_pspid", &self.psp_pspid)
+            .field("psp_sha_in", &self.psp_sha_in.as_ref().map(|_| "<redacted>"))
+            .field("psp_sha_out", &self.psp_sha_out.as_ref().map(|_| "<redacted>"))
+            .field("psp_hash", &self.psp_hash)
+            .field("psp_endpoint", &self.psp_endpoint)
+            .field("psp_simulator", &self.psp_simulator)
             .field("scheduler", &self.scheduler)
             .field("scheduler_interval_ms", &self.scheduler_interval_ms)
             .field("clock", &self.clock.as_ref().map(|_| "<injected>"))

@@ -53,7 +53,8 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    let ctx = ApiContext::new(config.clone(), pool.clone()).await?;
+    let base = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let ctx = ApiContext::with_base_url(config.clone(), pool.clone(), &base).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Postgres and the chain node, watched for /health and the request path
     let watchdog = tokio::spawn(emledger_operations::watchdog::run(
@@ -67,6 +68,42 @@ pub async fn serve_on(
         let interval = std::time::Duration::from_millis(config.scheduler_interval_ms.max(10));
         tokio::spawn(scheduler::Worker::new(ctx.platform().clone()).run(interval, stop_rx.clone()))
     });
+    // SEPA rails: the inbox watcher, the payment-file writer, and the simulated bank
+    let mut bank_tasks = Vec::new();
+    let bank_options = emledger_operations::bank::ImportOptions { account_iban: config.bank_iban.clone() };
+    if let Some(dir) = config.bank_inbox.clone() {
+        let c = emledger_operations::bank::inbox::InboxConfig {
+            dir,
+            interval: std::time::Duration::from_millis(config.bank_inbox_poll_ms.max(10)),
+            options: bank_options.clone(),
+        };
+        bank_tasks.push(tokio::spawn(emledger_operations::bank::inbox::run(ctx.platform().clone(), c, stop_rx.clone())));
+    }
+    if let Some(dir) = config.bank_outbox.clone() {
+        let account_iban = config.bank_iban.clone().context("--bank-outbox needs --bank-iban (the platform's account)")?;
+        let c = emledger_operations::bank::outbox::OutboxConfig {
+            dir,
+            account_iban,
+            account_name: config.bank_account_name.clone(),
+            account_bic: config.bank_bic.clone(),
+            interval: std::time::Duration::from_millis(config.bank_cutoff_ms.max(10)),
+        };
+        ctx.platform().enable_payouts();
+        bank_tasks.push(tokio::spawn(emledger_operations::bank::outbox::run(ctx.platform().clone(), c, stop_rx.clone())));
+    }
+    if config.bank_simulator {
+        let (Some(outbox), Some(inbox)) = (config.bank_outbox.clone(), config.bank_inbox.clone()) else {
+            anyhow::bail!("--bank-simulator needs --bank-outbox and --bank-inbox");
+        };
+        let sim = emledger_operations::bank::simulator::BankSimulator {
+            outbox,
+            inbox,
+            reject_ibans: config.bank_reject_ibans.iter().map(|i| i.replace(' ', "").to_ascii_uppercase()).collect(),
+            account_iban: config.bank_iban.clone().unwrap_or_default(),
+            interval: std::time::Duration::from_millis(config.bank_inbox_poll_ms.max(10)),
+        };
+        bank_tasks.push(tokio::spawn(sim.run(stop_rx.clone())));
+    }
     let submitter = match (config.rpc_url.clone(), config.platform_key.as_deref().filter(|k| !k.trim().is_empty())) {
         (Some(rpc_url), Some(key)) => {
             let cfg = submitter::SubmitterConfig {
@@ -75,7 +112,6 @@ pub async fn serve_on(
                 max_attempts: config.max_attempts,
                 retry_base: std::time::Duration::from_millis(config.retry_base_ms),
                 confirmations: config.confirmations,
-                bank_reject_ibans: config.bank_reject_ibans.clone(),
                 ..submitter::SubmitterConfig::new(rpc_url, submitter::parse_key(key)?)
             };
             let platform = ctx.platform();
@@ -101,6 +137,9 @@ pub async fn serve_on(
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), watchdog).await;
     if let Some(handle) = scheduler {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), handle).await;
+    }
+    for handle in bank_tasks {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), handle).await;
     }
     if let Some(handle) = submitter {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), handle).await;

@@ -55,6 +55,31 @@ enum Command {
     /// Manage tenants (the seed's "clients").
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// The platform's bank files (ISO 20022).
+    #[command(subcommand)]
+    Bank(BankCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BankCommand {
+    /// Import bank files (camt.053, camt.054, pain.002): booked credits mint to
+    /// the wallet owning the creditor IBAN, once; payouts settle on the bank's answer.
+    /// Prints one JSON report per file; exit 1 if a file could not be imported.
+    Import {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The platform's own account (a statement of another account is refused).
+        #[arg(long, env = "EMLEDGER_BANK_IBAN")]
+        bank_iban: Option<String>,
+        #[arg(long, env = "EMLEDGER_DLT_NETWORK", default_value = "anvil-local")]
+        dlt_network: String,
+    },
+    /// List the entries no wallet could take (UNAPPLIED), with the reason, as JSON lines.
+    Unapplied {
+        #[arg(long, default_value_t = 200)]
+        limit: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -278,6 +303,33 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Up(args) => {
             up::up(cli.state_dir.clone(), cli.database_url.clone(), args).await?;
+        }
+        Command::Bank(BankCommand::Import { files, bank_iban, dlt_network }) => {
+            let (pool, _cluster) = database(&cli).await?;
+            let platform = emledger_operations::Platform::new(pool, dlt_network.clone(), None, None).await?;
+            let options = emledger_operations::bank::ImportOptions { account_iban: bank_iban.clone() };
+            let mut failed = false;
+            for file in files {
+                let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+                let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                match emledger_operations::bank::import(&platform, &name, &bytes, &options).await {
+                    Ok(report) => println!("{}", serde_json::to_string(&report)?),
+                    Err(e) => {
+                        eprintln!("{}: {e}", file.display());
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                std::process::exit(1);
+            }
+        }
+        Command::Bank(BankCommand::Unapplied { limit }) => {
+            let (pool, _cluster) = database(&cli).await?;
+            let platform = emledger_operations::Platform::new(pool, "-".into(), None, None).await?;
+            for e in emledger_operations::bank::entries(&platform, Some("UNAPPLIED"), *limit).await? {
+                println!("{}", serde_json::to_string(&e)?);
+            }
         }
         Command::Tenant(TenantCommand::Create { alias, dlt_network }) => {
             let (pool, _cluster) = database(&cli).await?;

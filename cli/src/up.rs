@@ -75,8 +75,13 @@ pub struct UpArgs {
 /// The bearer-token signing secret of this local stack, kept in the state dir
 /// (mode 0600) so tokens survive a restart.
 fn jwt_secret(state_dir: &Path) -> anyhow::Result<String> {
+    state_secret(state_dir, "jwt-secret")
+}
+
+/// A random secret kept (0600) in the state dir across restarts.
+fn state_secret(state_dir: &Path, name: &str) -> anyhow::Result<String> {
     use std::os::unix::fs::PermissionsExt;
-    let path = state_dir.join("jwt-secret");
+    let path = state_dir.join(name);
     if let Ok(s) = std::fs::read_to_string(&path) {
         if s.trim().len() >= 32 {
             return Ok(s.trim().to_owned());
@@ -289,7 +294,7 @@ async fn demo_data(api: &str, key: &str, indexed: &PgPool) -> anyhow::Result<()>
             .json()
             .await?;
         let wallet = user["walletId"].as_str().context("walletId")?.to_owned();
-        // a card cash-in, paid on the simulated card page
+        // a card cash-in, paid on the PSP simulator's page
         let cash_in: serde_json::Value = http
             .post(format!("{api}/api/v1/public/wallets/{wallet}/cards/cashIns"))
             .header("X-API-Key", key)
@@ -304,8 +309,8 @@ async fn demo_data(api: &str, key: &str, indexed: &PgPool) -> anyhow::Result<()>
             .json()
             .await?;
         let page = cash_in["paymentUrl"].as_str().context("paymentUrl")?;
-        let page = if page.starts_with("http") { page.to_owned() } else { format!("{api}{page}") };
-        let paid = http.post(format!("{page}/pay")).send().await?;
+        // the page's Pay button, as a script presses it
+        let paid = http.post(format!("{page}&action=pay")).send().await?;
         anyhow::ensure!(paid.status().is_redirection(), "paying the demo cash-in: {}", paid.status());
         wallets.push(wallet);
     }
@@ -397,6 +402,14 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
         rpc_url: Some(rpc_url.clone()),
         platform_key: Some(platform_key.clone()),
         jwt_secret: Some(jwt_secret(&state_dir)?),
+        // card cash-ins through the local PSP simulator (its passphrases derive from the platform key)
+        psp_simulator: true,
+        // SEPA through a local simulated bank: pain.001 out, pain.002 / camt.054 back in
+        bank_inbox: Some(state_dir.join("bank/inbox")),
+        bank_outbox: Some(state_dir.join("bank/outbox")),
+        bank_simulator: true,
+        bank_cutoff_ms: 5_000,
+        operator_token: Some(state_secret(&state_dir, "operator-token")?),
         ..emledger_api::ApiConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&args.api_listen)
@@ -416,7 +429,20 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
         }
     }
 
-    print_banner(&api_url, &rpc_url, ws_url.as_deref(), chain_id, &target, &api_key, anvil.is_some(), &platform, deployed_now);
+    let operator_token = state_secret(&state_dir, "operator-token")?;
+    let inbox = std::path::absolute(state_dir.join("bank/inbox")).unwrap_or_else(|_| state_dir.join("bank/inbox"));
+    let outbox = std::path::absolute(state_dir.join("bank/outbox")).unwrap_or_else(|_| state_dir.join("bank/outbox"));
+    let rails = format!(
+        "PSP simulator  {api_url}/card-payments/orderstandard_utf8.asp (card cash-ins; no real money)\n\
+         Bank inbox     {}  (camt.053/camt.054 files here mint SEPA cash-ins)\n\
+         Bank outbox    {}  (pain.001 files of the cash-outs; a simulated bank answers)\n\
+         Operator token {operator_token}  (Authorization: Bearer, /api/v1/operator/...)\n",
+        inbox.display(),
+        outbox.display()
+    );
+    let exports = format!(" EMLEDGER_BANK_INBOX={} EMLEDGER_OPERATOR_TOKEN={operator_token}", inbox.display());
+    print_banner(&api_url, &rpc_url, ws_url.as_deref(), chain_id, &target, &api_key, anvil.is_some(), &platform, deployed_now, &rails, &exports);
+
 
     // Supervise until Ctrl-C / SIGTERM: what dies is started again, and said so.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -489,6 +515,8 @@ fn print_banner(
     local_anvil: bool,
     platform: &PrivateKeySigner,
     deployed_now: bool,
+    rails: &str,
+    extra_exports: &str,
 ) {
     let mut out = String::new();
     out.push_str("\n================ emledger is up ================\n");
@@ -508,7 +536,8 @@ fn print_banner(
     ));
     out.push_str(&format!("Platform       {:#x} (operator, notary, minter, burner, clearing agent)\n", platform.address()));
     out.push_str(&format!("API key        {api_key}\n"));
-    out.push_str("               (demo tenant; a new key each start, older ones revoked)\n");
+    out.push_str("               (demo tenant; kept in the state dir across restarts)\n");
+    out.push_str(rails);
     if local_anvil {
         out.push_str("\nAnvil accounts (address, private key) — public development keys:\n");
         for (i, key) in ANVIL_KEYS.iter().enumerate() {
@@ -522,7 +551,7 @@ fn print_banner(
     out.push_str(api_url);
     out.push_str(" EMLEDGER_API_KEY=");
     out.push_str(api_key);
-    out.push_str(&format!(" EMLEDGER_RPC={rpc_url} EMLEDGER_TOKEN={:#x}\n", target.contract));
+    out.push_str(&format!(" EMLEDGER_RPC={rpc_url} EMLEDGER_TOKEN={:#x}{extra_exports}\n", target.contract));
     out.push_str("Ctrl-C stops everything; state is kept in the state dir (use --fresh to start over).\n");
     out.push_str("================================================\n");
     println!("{out}");

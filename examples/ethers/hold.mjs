@@ -60,8 +60,8 @@ async function walletFor(address, needed) {
     const card = await api("POST", `/api/v1/public/wallets/${wallet.id}/cards/cashIns`, {
       amount: "20.00", successUrl: "https://dapp.example/ok", rejectUrl: "https://dapp.example/ko",
     });
-    const page = card.paymentUrl.startsWith("http") ? card.paymentUrl : API + card.paymentUrl;
-    const paid = await fetch(`${page}/pay`, { method: "POST", redirect: "manual" }); // the page's Pay button
+    // the Pay button of the PSP simulator's page (`emledger up`), as a script presses it
+    const paid = await fetch(`${card.paymentUrl}&action=pay`, { method: "POST", redirect: "manual" });
     if (paid.status !== 303) throw new Error(`card payment answered ${paid.status}`);
     await until("the card cash-in", async () =>
       (await api("GET", `/api/v1/public/wallets/${wallet.id}/movements/${card.movementId}`)).status === "SUCCESS");

@@ -1,19 +1,15 @@
 //! Card cash-in (seed 003): [`StartCardCashIn`] creates a PENDING `CARD_CASHIN`
-//! movement and a one-time payment page token (256 random bits: the token is the
-//! page's credential). On that page, [`pay`] stores the mint operation (the
-//! platform mints `amount` to the wallet) and [`reject`] marks the movement
-//! ERROR. Each page can be used once.
+//! movement and a card order, and returns the PSP's hosted payment page for it
+//! (`paymentUrl`). Nothing is minted here: only the PSP's verified feedback
+//! (see [`crate::psp::apply_feedback`]) stores the mint, once per order.
 
-use alloy::sol_types::SolCall;
-use emledger_contracts::EmToken;
 use emledger_ledger::MovementType;
-use rand::RngCore;
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{
-    money::{self, kind, NewMovement, NewOperation, Party},
+    money::{self, NewMovement, Party},
     wallet::wallet_facts,
     Command, Error, Platform, Result,
 };
@@ -40,8 +36,8 @@ pub struct CardCashInStarted {
     pub operation_id: Uuid,
     /// Decimal string with the token's decimals.
     pub amount: String,
-    /// The payment page's token (its path is `/card-payments/{page_token}`).
-    pub page_token: String,
+    /// The PSP's hosted payment page for the order.
+    pub payment_url: String,
 }
 
 fn http_url(field: &str, text: &str) -> Result<String> {
@@ -59,16 +55,19 @@ impl Command for StartCardCashIn {
 
     async fn execute(self, platform: &Platform, conn: &mut PgConnection, client_id: Uuid) -> Result<CardCashInStarted> {
         let token = platform.token().await?;
+        let psp = platform.psp()?;
         let amount = money::amount("amount", &self.amount, token.decimals)?;
+        if token.decimals > 2 && amount.minor() % 10u128.pow(token.decimals - 2) != 0 {
+            return Err(Error::invalid("amount", "card payments are in whole cents"));
+        }
         let success_url = http_url("successUrl", &self.success_url)?;
         let reject_url = http_url("rejectUrl", &self.reject_url)?;
         let wallet = wallet_facts(conn, client_id, self.wallet_id, false).await?;
         money::require_ready(&wallet, "")?;
         let op_id = Uuid::now_v7();
         let movement_id = Uuid::now_v7();
-        let mut secret = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut secret);
-        let page_token = hex::encode(secret);
+        // the PSP's ORDERID: the movement's id, 32 hex digits
+        let order_id = movement_id.simple().to_string();
         money::insert_movement(
             conn,
             platform,
@@ -89,11 +88,11 @@ impl Command for StartCardCashIn {
         )
         .await?;
         sqlx::query(
-            "INSERT INTO card_payments (id, token, client_id, wallet_id, movement_id, operation_id, amount, success_url, reject_url)
-             VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9)",
+            "INSERT INTO card_payments (id, token, client_id, wallet_id, movement_id, operation_id, amount, success_url, reject_url, psp, currency)
+             VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11)",
         )
         .bind(Uuid::now_v7())
-        .bind(&page_token)
+        .bind(&order_id)
         .bind(client_id)
         .bind(self.wallet_id)
         .bind(movement_id)
@@ -101,140 +100,24 @@ impl Command for StartCardCashIn {
         .bind(amount.minor().to_string())
         .bind(&success_url)
         .bind(&reject_url)
+        .bind(psp.name())
+        .bind(&wallet.currency)
         .execute(&mut *conn)
         .await?;
+        let payment_url = psp.payment_url(&crate::psp::Order {
+            order_id,
+            amount_minor: amount.minor(),
+            decimals: token.decimals,
+            currency: wallet.currency.clone(),
+            description: "Card cash-in".into(),
+        });
         Ok(CardCashInStarted {
             wallet_id: self.wallet_id,
             movement_id,
             operation_id: op_id,
             amount: money::wire(amount.minor(), token.decimals),
-            page_token,
+            payment_url,
         })
     }
 }
 
-/// A card payment page, as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Payment {
-    pub client_id: Uuid,
-    pub wallet_id: Uuid,
-    pub movement_id: Uuid,
-    pub operation_id: Uuid,
-    /// minor units, as text
-    pub amount: String,
-    pub success_url: String,
-    pub reject_url: String,
-    /// PENDING, PAID or REJECTED.
-    pub status: String,
-}
-
-/// What a pay or reject did.
-#[derive(Debug, Clone)]
-pub enum PageOutcome {
-    /// No such page (or a malformed token).
-    NotFound,
-    /// The page was used already: its status.
-    AlreadyProcessed(String),
-    /// Go to this URL (the success URL after a payment, the reject URL otherwise).
-    Redirect(String),
-}
-
-/// A page token is 64 hex digits.
-pub fn valid_token(t: &str) -> bool {
-    t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-async fn load(conn: &mut PgConnection, token: &str, lock: bool) -> Result<Option<Payment>> {
-    let sql = format!(
-        "SELECT client_id, wallet_id, movement_id, operation_id, amount::text AS amount, success_url, reject_url, status
-         FROM card_payments WHERE token = $1{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    Ok(sqlx::query_as(&sql).bind(token).fetch_optional(&mut *conn).await?)
-}
-
-/// The page behind `token`, if any.
-pub async fn payment(platform: &Platform, token: &str) -> Result<Option<Payment>> {
-    if !valid_token(token) {
-        return Ok(None);
-    }
-    let mut conn = platform.pool().acquire().await?;
-    load(&mut conn, token, false).await
-}
-
-/// Pay: stores the mint operation (once) and sends the payer to the success URL.
-pub async fn pay(platform: &Platform, token: &str) -> Result<PageOutcome> {
-    if !valid_token(token) {
-        return Ok(PageOutcome::NotFound);
-    }
-    let chain = platform.token().await?;
-    let mut tx = platform.pool().begin().await?;
-    let Some(p) = load(&mut tx, token, true).await? else { return Ok(PageOutcome::NotFound) };
-    if p.status != "PENDING" {
-        return Ok(PageOutcome::AlreadyProcessed(p.status));
-    }
-    let wallet = wallet_facts(&mut tx, p.client_id, p.wallet_id, false).await?;
-    if money::require_ready(&wallet, "").is_err() {
-        finish_rejected(&mut tx, token, p.movement_id, "the wallet is not READY").await?;
-        tx.commit().await?;
-        return Ok(PageOutcome::Redirect(p.reject_url));
-    }
-    let amount: u128 = p.amount.parse().map_err(|_| Error::internal("bad card payment amount"))?;
-    let calldata = EmToken::mintCall {
-        operationId: p.operation_id.to_string(),
-        to: money::addr(&wallet.dlt_address)?,
-        value: alloy::primitives::U256::from(amount),
-    }
-    .abi_encode();
-    money::insert_operation(
-        &mut tx,
-        NewOperation {
-            id: p.operation_id,
-            client_id: p.client_id,
-            kind: kind::CARD_CASHIN,
-            chain_operation_id: p.operation_id.to_string(),
-            token: &chain,
-            calldata,
-            debit: None,
-            wallet_id: Some(p.wallet_id),
-            hold_id: None,
-            payout_id: None,
-        },
-    )
-    .await?;
-    sqlx::query("UPDATE card_payments SET status = 'PAID', updated_at = now() WHERE token = $1")
-        .bind(token)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    platform.stored();
-    Ok(PageOutcome::Redirect(p.success_url))
-}
-
-async fn finish_rejected(conn: &mut PgConnection, token: &str, movement_id: Uuid, reason: &str) -> Result<()> {
-    sqlx::query("UPDATE card_payments SET status = 'REJECTED', updated_at = now() WHERE token = $1")
-        .bind(token)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("UPDATE movements SET status = 'ERROR', error = $2, updated_at = now() WHERE id = $1 AND status = 'PENDING'")
-        .bind(movement_id)
-        .bind(reason)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Reject: the movement turns ERROR; the payer goes to the reject URL.
-pub async fn reject(platform: &Platform, token: &str) -> Result<PageOutcome> {
-    if !valid_token(token) {
-        return Ok(PageOutcome::NotFound);
-    }
-    let mut tx = platform.pool().begin().await?;
-    let Some(p) = load(&mut tx, token, true).await? else { return Ok(PageOutcome::NotFound) };
-    if p.status != "PENDING" {
-        return Ok(PageOutcome::AlreadyProcessed(p.status));
-    }
-    finish_rejected(&mut tx, token, p.movement_id, "card payment rejected").await?;
-    tx.commit().await?;
-    Ok(PageOutcome::Redirect(p.reject_url))
-}

@@ -37,6 +37,8 @@ struct Inner {
     wake: Arc<Notify>,
     submitter: Arc<SubmitterHealth>,
     dependencies: Arc<crate::watchdog::Dependencies>,
+    psp: std::sync::OnceLock<crate::psp::SharedPsp>,
+    payouts: std::sync::atomic::AtomicBool,
 }
 
 /// The money domain's shared state. Cheap to clone.
@@ -79,11 +81,39 @@ impl Platform {
             wake: Arc::new(Notify::new()),
             submitter: Arc::default(),
             dependencies: Arc::new(crate::watchdog::Dependencies::new()),
+            psp: std::sync::OnceLock::new(),
+            payouts: std::sync::atomic::AtomicBool::new(false),
         })))
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.0.pool
+    }
+
+    /// Sets the card PSP (once, at start; later calls are ignored).
+    pub fn set_psp(&self, psp: crate::psp::SharedPsp) {
+        let _ = self.0.psp.set(psp);
+    }
+
+    /// The card PSP, or 409 `psp_not_configured`.
+    pub fn psp(&self) -> Result<crate::psp::SharedPsp> {
+        self.0.psp.get().cloned().ok_or_else(|| {
+            Error::conflict("psp_not_configured", "card cash-ins are not available: no card payment provider (PSP) is configured on this platform")
+        })
+    }
+
+    /// Cash-outs are possible: a payment-file writer runs against the bank outbox.
+    pub fn enable_payouts(&self) {
+        self.0.payouts.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Ok when cash-outs can reach a bank, else 409 `bank_not_configured`.
+    pub fn payouts_enabled(&self) -> Result<()> {
+        if self.0.payouts.load(std::sync::atomic::Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err(Error::conflict("bank_not_configured", "cash-outs are not available: no bank outbox (--bank-outbox) is configured on this platform"))
+        }
     }
 
     /// The DLT network name stored on wallets, movements and holds.

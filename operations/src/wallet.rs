@@ -30,6 +30,8 @@ pub struct WalletFacts {
     pub dlt_address: String,
     pub status: String,
     pub iban: Option<String>,
+    /// ISO 4217 code (EUR when none was given).
+    pub currency: String,
 }
 
 /// The tenant's wallet, optionally locked; 404 when unknown or another tenant's.
@@ -40,7 +42,7 @@ pub struct WalletFacts {
 /// key — so two wallets paying each other at once cannot deadlock.
 pub async fn wallet_facts(conn: &mut PgConnection, client_id: Uuid, wallet_id: Uuid, lock: bool) -> Result<WalletFacts> {
     let sql = format!(
-        "SELECT id, user_id, dlt_address, status, iban FROM wallets WHERE id = $1 AND client_id = $2{}",
+        "SELECT id, user_id, dlt_address, status, iban, COALESCE(currency, 'EUR') AS currency FROM wallets WHERE id = $1 AND client_id = $2{}",
         if lock { " FOR NO KEY UPDATE" } else { "" }
     );
     sqlx::query_as(&sql).bind(wallet_id).bind(client_id).fetch_optional(conn).await?.ok_or(Error::NotFound("wallet"))

@@ -42,33 +42,16 @@ async fn transfers_cash_ins_and_idempotency() -> anyhow::Result<()> {
     let (b, _) = st.wallet().await;
     let (c, _) = st.wallet().await;
 
-    // card cash-in: PENDING → SUCCESS through the simulated card page
-    let started = st
-        .post(
-            &format!("/api/v1/public/wallets/{a}/cards/cashIns"),
-            json!({"amount": "100", "successUrl": "https://client.example/ok", "rejectUrl": "https://client.example/ko"}),
-        )
-        .await
-        .ok(201)
-        .clone();
-    assert_eq!(started["status"], "PENDING");
-    assert_eq!(started["amount"], "100.00");
-    let page_url = format!("{}{}", st.base, s(&started, "paymentUrl"));
-    let page = st.http.get(&page_url).send().await?;
-    assert_eq!(page.status().as_u16(), 200);
-    let html = page.text().await?;
-    assert!(html.contains("<form") && html.contains("Pay") && html.contains("Reject"), "{html}");
+    // card cash-in: PENDING → SUCCESS through the PSP simulator (tests/card_psp.rs covers the protocol)
+    let started = st.start_card_cash_in(&a, "100").await;
+    assert_eq!((started["status"].as_str(), started["amount"].as_str()), (Some("PENDING"), Some("100.00")));
     let m = st.get(&format!("/api/v1/public/wallets/{a}/movements/{}", s(&started, "movementId"))).await.ok(200).clone();
     assert_eq!((m["type"].as_str(), m["status"].as_str()), (Some("CARD_CASHIN"), Some("PENDING")));
-    let paid = st.http.post(format!("{page_url}/pay")).send().await?;
-    assert_eq!(paid.status().as_u16(), 303);
-    assert_eq!(paid.headers()["location"], "https://client.example/ok");
+    let (_, back) = st.psp_page(&s(&started, "paymentUrl"), "pay").await;
+    let r = st.http.get(&back).send().await?;
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str()?), (303, "https://client.example/ok"));
     st.wait_movement(&a, &s(&started, "movementId"), "SUCCESS").await;
-    // a page is usable once
-    assert_eq!(st.http.post(format!("{page_url}/pay")).send().await?.status().as_u16(), 409);
-    assert_eq!(st.http.post(format!("{page_url}/reject")).send().await?.status().as_u16(), 409);
-    assert_eq!(st.http.get(format!("{}/card-payments/{}", st.base, "ab".repeat(32))).send().await?.status().as_u16(), 404);
-    // rejecting: movement ERROR, nothing minted
+    // declined on the PSP's page: movement ERROR, nothing minted
     let rejected = st
         .post(
             &format!("/api/v1/public/wallets/{a}/cards/cashIns"),
@@ -77,7 +60,8 @@ async fn transfers_cash_ins_and_idempotency() -> anyhow::Result<()> {
         .await
         .ok(201)
         .clone();
-    let r = st.http.post(format!("{}{}/reject", st.base, s(&rejected, "paymentUrl"))).send().await?;
+    let (_, back) = st.psp_page(&s(&rejected, "paymentUrl"), "decline").await;
+    let r = st.http.get(&back).send().await?;
     assert_eq!((r.status().as_u16(), r.headers()["location"].to_str()?), (303, "https://client.example/ko"));
     st.wait_movement(&a, &s(&rejected, "movementId"), "ERROR").await;
     st.post(&format!("/api/v1/public/wallets/{a}/cards/cashIns"), json!({"amount": "1", "successUrl": "ftp://x", "rejectUrl": "https://k"}))
@@ -127,30 +111,16 @@ async fn transfers_cash_ins_and_idempotency() -> anyhow::Result<()> {
     st.send(reqwest::Method::DELETE, &format!("/api/v1/public/wallets/{c}"), None, &[]).await.ok(200);
     transfer(&st, &a, &c, "1").await.err(409, "wallet_not_ready");
 
-    // SEPA cash-in (bank side, admin scope), idempotent on the reference
+    // SEPA cash-in: no tenant request can mint (the old bank route is gone); the
+    // bank's camt.054 dropped in the inbox does (tests/sepa.rs covers the rules)
     let w = st.post(&format!("/api/v1/public/wallets/{b}/create-iban"), json!({})).await;
     let w = if w.status == 415 { st.send(reqwest::Method::POST, &format!("/api/v1/public/wallets/{b}/create-iban"), None, &[]).await } else { w };
     let iban = s(w.ok(200), "iban");
     let sepa = json!({"iban": iban, "amount": "25", "reference": "BANKREF-1", "debtorName": "Ada"});
-    let first = st.post("/api/v1/bank/incoming-transfers", sepa.clone()).await.ok(202).clone();
-    assert_eq!(first["status"], "ACCEPTED");
-    let again = st.post("/api/v1/bank/incoming-transfers", sepa.clone()).await;
-    assert!(again.replayed());
-    assert_eq!(again.ok(202), &first);
-    st.post("/api/v1/bank/incoming-transfers", json!({"iban": iban, "amount": "26", "reference": "BANKREF-1"}))
-        .await
-        .err(422, "idempotency_key_reused");
-    let m = st.wait_movement(&b, &s(&first, "movementId"), "SUCCESS").await;
-    assert_eq!((m["type"].as_str(), m["amount"].as_str()), (Some("BANK_ACCOUNT_CASHIN"), Some("25.00")));
-    let unknown = json!({"iban": PAYOUT_IBAN, "amount": "5", "reference": "BANKREF-2"});
-    st.post("/api/v1/bank/incoming-transfers", unknown.clone()).await.err(422, "unknown_iban");
-    let again = st.post("/api/v1/bank/incoming-transfers", unknown).await;
-    assert!(again.replayed());
-    again.err(422, "unknown_iban");
-    let (refused,): (String,) = sqlx::query_as("SELECT status FROM bank_incoming_transfers WHERE reference = 'BANKREF-2'").fetch_one(&st.pool).await?;
-    assert_eq!(refused, "REFUSED");
-    let r = st.http.post(format!("{}/api/v1/bank/incoming-transfers", st.base)).header("X-API-Key", &other_key).json(&json!({"iban": iban, "amount": "5", "reference": "X"})).send().await?;
-    assert_eq!(r.status().as_u16(), 403);
+    st.post("/api/v1/bank/incoming-transfers", sepa.clone()).await.err(404, "not_found");
+    st.drop_in_inbox("camt054-money.xml", &api_stack::camt054(&[api_stack::Credit::new("BANKREF-1", &iban, "25.00")]));
+    let m = st.wait_movement_of_type(&b, "BANK_ACCOUNT_CASHIN", "SUCCESS").await;
+    assert_eq!(m["amount"].as_str(), Some("25.00"));
     st.wait_balances(&b, ("55.50", "55.50", "0.00")).await;
 
     // idempotency of money requests

@@ -1,91 +1,137 @@
-//! The bank side of SEPA cash-in: `POST /api/v1/bank/incoming-transfers` (admin
-//! scope) reports a transfer received on a wallet's IBAN; the rules (mint to the
-//! wallet owning the IBAN, `unknown_iban`, idempotency on the bank's
-//! `reference`) are in [`emledger_operations::bank`].
+//! The platform operator's bank endpoints (not a tenant's: a tenant credential
+//! can never reach them). They exist only when the process has an operator
+//! token (`--operator-token`, `EMLEDGER_OPERATOR_TOKEN`) and take it as
+//! `Authorization: Bearer <token>`:
+//! - `POST /api/v1/operator/bank/statements`: import a bank file (camt.053,
+//!   camt.054, pain.002) sent as the request body — the same import as the inbox
+//!   folder and `emledger bank import` ([`emledger_operations::bank`]);
+//! - `GET /api/v1/operator/bank/entries?status=UNAPPLIED`: the statements'
+//!   entries, e.g. credits no wallet could take, with the reason;
+//! - `GET /api/v1/operator/bank/payment-files`: the pain.001 files written for
+//!   cash-outs; `GET …/payment-files/{id}` returns one file's XML.
+//!
+//! There is no tenant route that mints: the old `POST /api/v1/bank/incoming-transfers`
+//! (a tenant reporting money it says it received) is gone.
 
 use axum::{
-    extract::State,
-    http::StatusCode,
+    extract::{Query, State},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    routing::post,
+    routing::{get, post},
     Json, Router,
 };
-use emledger_operations::bank::{self, IncomingAccepted, Received};
+use emledger_operations::bank::{self, BankEntry, ImportOptions, ImportReport};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use utoipa::ToSchema;
+use sha2::Digest;
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::{
-    auth::{Admin, Auth},
-    extract, idempotency, money, ApiContext, Error, Result,
-};
+use super::{extract::path_uuid, ApiContext, Error, Result};
 
-/// A SEPA transfer received on a wallet IBAN.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct IncomingTransfer {
-    /// The receiving IBAN (a wallet's).
-    pub iban: String,
-    #[schema(value_type = String, example = "250.00")]
-    pub amount: Value,
-    /// The bank's unique reference of the transfer (1..=140 characters).
-    pub reference: String,
-    pub debtor_name: Option<String>,
+/// The operator routes, when an operator token is configured.
+pub fn router(ctx: &ApiContext) -> Router<ApiContext> {
+    if ctx.config().operator_token.as_deref().is_none_or(|t| t.trim().is_empty()) {
+        return Router::new();
+    }
+    Router::new()
+        .route("/api/v1/operator/bank/statements", post(import_statement))
+        .route("/api/v1/operator/bank/entries", get(list_entries))
+        .route("/api/v1/operator/bank/payment-files", get(list_payment_files))
+        .route("/api/v1/operator/bank/payment-files/{id}", get(payment_file))
 }
 
-/// An accepted incoming transfer.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct IncomingTransferAccepted {
-    pub id: Uuid,
-    /// `ACCEPTED`.
-    pub status: String,
-    pub reference: String,
-    pub wallet_id: Uuid,
-    /// The BANK_ACCOUNT_CASHIN movement (PENDING until the mint is mined).
-    pub movement_id: Uuid,
-    pub api_operation_id: Uuid,
-    #[schema(value_type = String, example = "250.00")]
-    pub amount: String,
+/// Checks `Authorization: Bearer <operator token>` (constant time, over hashes).
+fn operator(ctx: &ApiContext, headers: &HeaderMap) -> Result<()> {
+    let expected = ctx.config().operator_token.as_deref().unwrap_or_default().trim();
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or(Error::Unauthorized("the operator endpoints need Authorization: Bearer <operator token>"))?;
+    let (a, b) = (sha2::Sha256::digest(expected.as_bytes()), sha2::Sha256::digest(given.as_bytes()));
+    if expected.is_empty() || !bool::from(a.ct_eq(&b)) {
+        return Err(Error::Unauthorized("not the operator token"));
+    }
+    Ok(())
 }
 
-pub fn router() -> Router<ApiContext> {
-    Router::new().route("/api/v1/bank/incoming-transfers", post(incoming_transfer))
+/// `?name=` of an imported file.
+#[derive(Debug, Deserialize)]
+pub struct ImportQuery {
+    pub name: Option<String>,
 }
 
-/// Report a SEPA transfer received on a wallet IBAN (bank side, admin scope).
-#[utoipa::path(post, path = "/api/v1/bank/incoming-transfers", tag = "bank", request_body = IncomingTransfer,
-    responses((status = 202, body = IncomingTransferAccepted), (status = 400, body = super::error::ErrorEnvelope),
-        (status = 403, body = super::error::ErrorEnvelope),
-        (status = 422, description = "`unknown_iban` (recorded, nothing minted), `idempotency_key_reused` (reference reused with another body)", body = super::error::ErrorEnvelope),
-        (status = 503, description = "`chain_not_ready`", body = super::error::ErrorEnvelope)),
-    security(("apiKey" = []), ("bearer" = [])))]
-pub async fn incoming_transfer(
-    auth: Auth<Admin>,
+/// Import one bank file (the body: camt.053, camt.054 or pain.002 XML).
+pub async fn import_statement(
     State(ctx): State<ApiContext>,
-    body: extract::Json<IncomingTransfer>,
+    headers: HeaderMap,
+    Query(q): Query<ImportQuery>,
+    body: axum::body::Bytes,
 ) -> Result<Response> {
-    let b = body.value;
-    let t = bank::IncomingTransfer { iban: b.iban, amount: b.amount, reference: b.reference, debtor_name: b.debtor_name };
-    Ok(match bank::receive(ctx.platform(), auth.client_id, t, &body.raw).await? {
-        Received::Accepted(a) => (StatusCode::ACCEPTED, Json(view(a)?)).into_response(),
-        Received::Replayed(Ok(a)) => idempotency::replayed(StatusCode::ACCEPTED, view(a)?),
-        Received::Replayed(Err(refused)) => {
-            let e = Error::from(refused);
-            idempotency::replayed(e.status(), e.envelope())
-        }
-    })
+    operator(&ctx, &headers)?;
+    let name = q.name.unwrap_or_else(|| format!("upload-{}.xml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")));
+    let options = ImportOptions { account_iban: ctx.config().bank_iban.clone() };
+    let report: ImportReport = bank::import(ctx.platform(), &name, &body, &options).await?;
+    let status = if report.already_imported { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(report)).into_response())
 }
 
-fn view(a: IncomingAccepted) -> Result<Value> {
-    money::to_value(&IncomingTransferAccepted {
-        id: a.id,
-        status: "ACCEPTED".into(),
-        reference: a.reference,
-        wallet_id: a.wallet_id,
-        movement_id: a.movement_id,
-        api_operation_id: a.operation_id,
-        amount: a.amount,
-    })
+/// `?status=&limit=` of the entries list.
+#[derive(Debug, Deserialize)]
+pub struct EntriesQuery {
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Entries of the imported statements, newest first.
+pub async fn list_entries(State(ctx): State<ApiContext>, headers: HeaderMap, Query(q): Query<EntriesQuery>) -> Result<Json<Vec<BankEntry>>> {
+    operator(&ctx, &headers)?;
+    let status = q.status.as_deref().map(str::to_ascii_uppercase);
+    if let Some(s) = &status {
+        if s != "APPLIED" && s != "UNAPPLIED" {
+            return Err(Error::invalid_query("status", "must be APPLIED or UNAPPLIED"));
+        }
+    }
+    Ok(Json(bank::entries(ctx.platform(), status.as_deref(), q.limit.unwrap_or(200)).await?))
+}
+
+/// A pain.001 file written for cash-outs.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentFile {
+    pub id: Uuid,
+    pub name: String,
+    pub message_id: String,
+    pub transfers: Option<i32>,
+    /// Minor units, as text.
+    pub total: Option<String>,
+    pub exported_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The pain.001 files, newest first.
+pub async fn list_payment_files(State(ctx): State<ApiContext>, headers: HeaderMap) -> Result<Json<Vec<PaymentFile>>> {
+    operator(&ctx, &headers)?;
+    let files: Vec<PaymentFile> = sqlx::query_as(
+        "SELECT id, name, message_id, transfers, total::text AS total, exported_at, created_at FROM bank_files
+         WHERE direction = 'OUT' ORDER BY created_at DESC LIMIT 500",
+    )
+    .fetch_all(ctx.pool())
+    .await
+    ?;
+    Ok(Json(files))
+}
+
+/// One pain.001 file's XML.
+pub async fn payment_file(State(ctx): State<ApiContext>, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>) -> Result<Response> {
+    operator(&ctx, &headers)?;
+    let id = path_uuid("id", &id)?;
+    let content: Option<(String,)> = sqlx::query_as("SELECT content FROM bank_files WHERE id = $1 AND direction = 'OUT'")
+        .bind(id)
+        .fetch_optional(ctx.pool())
+        .await
+        ?;
+    let (xml,) = content.ok_or(Error::NotFound("payment file"))?;
+    Ok(([(header::CONTENT_TYPE, "application/xml")], xml).into_response())
 }

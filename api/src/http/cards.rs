@@ -1,19 +1,31 @@
 //! Card cash-in (seed 003): `POST /wallets/{walletId}/cards/cashIns` runs
 //! [`emledger_operations::card::StartCardCashIn`] (a PENDING `CARD_CASHIN`
-//! movement) and returns a `paymentUrl` to a simulated card payment page served
-//! by the API itself (`/card-payments/{token}`, no API key: the 256-bit token in
-//! the URL is the credential). On that page, **Pay** stores the mint and
-//! redirects (303) to `successUrl`; **Reject** marks the movement ERROR and
-//! redirects to `rejectUrl`. Each page can be used once.
+//! movement and a card order) and returns the PSP's hosted payment page as
+//! `paymentUrl`. The PSP speaks the Ogone / Worldline e-Commerce protocol
+//! ([`emledger_operations::psp`]): nothing is minted until its feedback, signed
+//! with SHA-OUT, arrives and verifies:
+//! - `POST|GET /psp/ogone/notifications`: the server-to-server post-sale
+//!   notification (200 when applied or already known; 400 when the signature or
+//!   the amount is wrong; 404 for an unknown order);
+//! - `GET /psp/ogone/return`: the customer's browser back from the PSP
+//!   (accept, decline, exception and cancel URLs); after verification, 303 to the
+//!   tenant's `successUrl` (paid or processing) or `rejectUrl`.
+//!
+//! These routes exist only when a PSP is configured (`--psp-pspid` with both
+//! passphrases, or `--psp-simulator`). With `--psp-simulator` the API also serves
+//! the simulator's hosted page at `/card-payments/orderstandard_utf8.asp`.
 
 use axum::{
-    extract::State,
+    extract::{RawQuery, State},
     http::{header, HeaderMap, StatusCode},
     response::{Html, IntoResponse, Response},
     routing::{get, post},
     Router,
 };
-use emledger_operations::card::{self, CardCashInStarted as Started, PageOutcome, StartCardCashIn};
+use emledger_operations::{
+    card::{CardCashInStarted as Started, StartCardCashIn},
+    psp::{self, simulator, Channel, FeedbackRefused},
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -52,7 +64,8 @@ pub struct CardCashInStarted {
     pub status: String,
     #[schema(value_type = String, example = "1000.00")]
     pub amount: String,
-    /// The card payment page.
+    /// The PSP's hosted payment page for this order (Ogone e-Commerce parameters
+    /// and their SHA-IN signature).
     pub payment_url: String,
     /// The mint operation's id (it exists once the payment is made).
     pub api_operation_id: Uuid,
@@ -65,12 +78,23 @@ pub struct CardLinks {
     pub movement: super::Link,
 }
 
-pub fn router() -> Router<ApiContext> {
-    Router::new()
-        .route("/api/v1/public/wallets/{walletId}/cards/cashIns", post(card_cash_in))
-        .route("/card-payments/{token}", get(payment_page))
-        .route("/card-payments/{token}/pay", post(pay))
-        .route("/card-payments/{token}/reject", post(reject))
+/// The simulator's hosted payment page.
+pub const SIMULATOR_PAGE: &str = "/card-payments/orderstandard_utf8.asp";
+/// The platform's feedback routes.
+pub const NOTIFICATION_PATH: &str = "/psp/ogone/notifications";
+pub const RETURN_PATH: &str = "/psp/ogone/return";
+
+/// The card routes; the PSP's feedback routes only with a PSP, the simulator's
+/// page only with the simulator.
+pub fn router(ctx: &ApiContext) -> Router<ApiContext> {
+    let mut r = Router::new().route("/api/v1/public/wallets/{walletId}/cards/cashIns", post(card_cash_in));
+    if ctx.platform().psp().is_ok() {
+        r = r.route(NOTIFICATION_PATH, get(notification_get).post(notification_post)).route(RETURN_PATH, get(customer_return));
+    }
+    if ctx.simulator().is_some() {
+        r = r.route(SIMULATOR_PAGE, get(simulator_page).post(simulator_choice));
+    }
+    r
 }
 
 /// Start a card cash-in: a PENDING CARD_CASHIN movement and the payment page URL.
@@ -78,7 +102,7 @@ pub fn router() -> Router<ApiContext> {
     params(("walletId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = CardCashInStarted), (status = 400, body = super::error::ErrorEnvelope),
         (status = 404, body = super::error::ErrorEnvelope),
-        (status = 409, description = "`wallet_not_ready`", body = super::error::ErrorEnvelope),
+        (status = 409, description = "`wallet_not_ready`, or `psp_not_configured` when the platform has no card PSP", body = super::error::ErrorEnvelope),
         (status = 422, description = "`idempotency_key_reused`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn card_cash_in(
@@ -111,7 +135,7 @@ impl Render for Started {
             movement_id: self.movement_id,
             status: "PENDING".into(),
             amount: self.amount,
-            payment_url: ctx.href(&format!("/card-payments/{}", self.page_token)),
+            payment_url: self.payment_url,
             api_operation_id: self.operation_id,
         };
         Ok((StatusCode::CREATED, money::to_value(&body)?))
@@ -121,54 +145,125 @@ impl Render for Started {
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <style>body{{font-family:sans-serif;max-width:28rem;margin:4rem auto}}button{{font-size:1.1rem;padding:.5rem 1.5rem;margin-right:1rem}}</style>\
+         <style>body{{font-family:sans-serif;max-width:30rem;margin:4rem auto}}button{{font-size:1.1rem;padding:.5rem 1.2rem;margin:0 .6rem .6rem 0}}</style>\
          </head><body><h1>{title}</h1>{body}</body></html>"
     );
     (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }
 
-fn not_found_page() -> Response {
-    page(StatusCode::NOT_FOUND, "Payment not found", "<p>This payment link is not valid.</p>")
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-/// The simulated card payment page.
-pub async fn payment_page(State(ctx): State<ApiContext>, Path(token): Path<String>) -> Result<Response> {
-    let Some(p) = card::payment(ctx.platform(), &token).await? else { return Ok(not_found_page()) };
-    if p.status != "PENDING" {
-        return Ok(already_processed(&p.status));
+/// Parameters of a query string or a form body.
+fn pairs(text: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(text).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+fn refused_status(r: &FeedbackRefused) -> StatusCode {
+    match r {
+        FeedbackRefused::UnknownOrder(_) => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
     }
-    let amount = money::wire(p.amount.parse().unwrap_or(0), ctx.chain().await.decimals);
+}
+
+async fn notification(ctx: &ApiContext, params: Vec<(String, String)>) -> Result<Response> {
+    let psp = ctx.platform().psp()?;
+    Ok(match psp::apply_feedback(ctx.platform(), psp.as_ref(), Channel::Notification, &params).await? {
+        Ok(done) => (StatusCode::OK, format!("OK {:?} {}", done.applied, done.order_status)).into_response(),
+        Err(refused) => (refused_status(&refused), format!("REFUSED {refused}")).into_response(),
+    })
+}
+
+/// The PSP's server-to-server notification, as a GET.
+pub async fn notification_get(State(ctx): State<ApiContext>, RawQuery(q): RawQuery) -> Result<Response> {
+    notification(&ctx, pairs(q.unwrap_or_default().as_bytes())).await
+}
+
+/// The PSP's server-to-server notification, as a form POST.
+pub async fn notification_post(State(ctx): State<ApiContext>, body: axum::body::Bytes) -> Result<Response> {
+    notification(&ctx, pairs(&body)).await
+}
+
+/// The customer back from the PSP's page: verified like a notification, then
+/// sent on to the tenant's successUrl or rejectUrl.
+pub async fn customer_return(State(ctx): State<ApiContext>, RawQuery(q): RawQuery) -> Result<Response> {
+    let psp = ctx.platform().psp()?;
+    let params = pairs(q.unwrap_or_default().as_bytes());
+    Ok(match psp::apply_feedback(ctx.platform(), psp.as_ref(), Channel::Return, &params).await? {
+        Ok(done) => (StatusCode::SEE_OTHER, [(header::LOCATION, done.redirect)]).into_response(),
+        Err(refused) => page(refused_status(&refused), "Payment not confirmed", &format!("<p>{}</p>", escape(&refused.to_string()))),
+    })
+}
+
+/// The simulator's hosted payment page: checks the request's SHA-IN.
+pub async fn simulator_page(State(ctx): State<ApiContext>, RawQuery(q): RawQuery) -> Result<Response> {
+    let Some(sim) = ctx.simulator() else { return Err(super::Error::NotFound("route")) };
+    let params = pairs(q.unwrap_or_default().as_bytes());
+    let req = match sim.check_request(&params) {
+        Ok(r) => r,
+        Err(e) => return Ok(page(StatusCode::BAD_REQUEST, "Payment refused", &format!("<p>{}</p>", escape(&e.to_string())))),
+    };
+    let hidden: String = params
+        .iter()
+        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(k), escape(v)))
+        .collect();
+    let amount = rust_decimal::Decimal::from_i128_with_scale(req.amount_cents as i128, 2);
     Ok(page(
         StatusCode::OK,
-        "Card payment (simulated)",
+        "Card payment (PSP simulator)",
         &format!(
-            "<p>Top up wallet <code>{}</code> with <strong>{amount}</strong>.</p>\
+            "<p>{} — <strong>{amount} {}</strong></p><p>Order <code>{}</code></p>\
              <p>Card number: <input value=\"4242 4242 4242 4242\" disabled></p>\
-             <form method=\"post\" action=\"{token}/pay\" style=\"display:inline\"><button type=\"submit\">Pay</button></form>\
-             <form method=\"post\" action=\"{token}/reject\" style=\"display:inline\"><button type=\"submit\">Reject</button></form>",
-            p.wallet_id
+             <form method=\"post\" action=\"{SIMULATOR_PAGE}\">{hidden}\
+             <button type=\"submit\" name=\"action\" value=\"pay\">Pay</button>\
+             <button type=\"submit\" name=\"action\" value=\"decline\">Decline</button>\
+             <button type=\"submit\" name=\"action\" value=\"cancel\">Cancel</button></form>\
+             <p><small>This is emledger's local PSP simulator: it speaks the Ogone e-Commerce protocol and moves no real money.</small></p>",
+            escape(&req.description),
+            escape(&req.currency),
+            escape(&req.order_id)
         ),
     ))
 }
 
-fn already_processed(status: &str) -> Response {
-    page(StatusCode::CONFLICT, "Payment already processed", &format!("<p>This payment is {status}.</p>"))
-}
-
-fn outcome(o: PageOutcome) -> Response {
-    match o {
-        PageOutcome::NotFound => not_found_page(),
-        PageOutcome::AlreadyProcessed(status) => already_processed(&status),
-        PageOutcome::Redirect(to) => (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response(),
+/// The customer's choice on the simulator's page: the feedback is signed with
+/// SHA-OUT, notified server to server, and the customer is redirected with it.
+///
+/// The page's parameters come from the form (the page's hidden fields) or, when
+/// the form carries none, from the query string: `POST <paymentUrl>&action=pay`
+/// is what a script does instead of clicking.
+pub async fn simulator_choice(State(ctx): State<ApiContext>, RawQuery(q): RawQuery, body: axum::body::Bytes) -> Result<Response> {
+    let Some(sim) = ctx.simulator() else { return Err(super::Error::NotFound("route")) };
+    let mut params = pairs(&body);
+    let mut from_query = pairs(q.unwrap_or_default().as_bytes());
+    let action = psp::ogone::param(&params, "action").or(psp::ogone::param(&from_query, "action")).unwrap_or("").to_owned();
+    params.retain(|(k, _)| k != "action");
+    from_query.retain(|(k, _)| k != "action");
+    if params.is_empty() {
+        params = from_query;
     }
-}
-
-/// Pay: stores the mint and redirects to successUrl.
-pub async fn pay(State(ctx): State<ApiContext>, Path(token): Path<String>) -> Result<Response> {
-    Ok(outcome(card::pay(ctx.platform(), &token).await?))
-}
-
-/// Reject: the movement turns ERROR; redirects to rejectUrl.
-pub async fn reject(State(ctx): State<ApiContext>, Path(token): Path<String>) -> Result<Response> {
-    Ok(outcome(card::reject(ctx.platform(), &token).await?))
+    let Ok(choice) = action.parse::<simulator::Choice>() else {
+        return Ok(page(StatusCode::BAD_REQUEST, "Payment refused", "<p>Choose pay, decline or cancel.</p>"));
+    };
+    let req = match sim.check_request(&params) {
+        Ok(r) => r,
+        Err(e) => return Ok(page(StatusCode::BAD_REQUEST, "Payment refused", &format!("<p>{}</p>", escape(&e.to_string())))),
+    };
+    let (feedback, back) = sim.feedback(&req, choice);
+    // the post-sale notification, as the PSP sends it: a form POST to the merchant
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(&feedback).finish();
+    let sent = reqwest::Client::new()
+        .post(&sim.notify_url)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .timeout(std::time::Duration::from_secs(10))
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => tracing::warn!(status = %r.status(), "the PSP simulator's notification was refused"),
+        Err(e) => tracing::warn!(error = %e, "the PSP simulator could not deliver its notification"),
+    }
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, simulator::with_query(&back, &feedback))]).into_response())
 }

@@ -11,7 +11,7 @@
 //! `wallet_has_funds`, `wallet_has_open_holds`, `favourite_limit_reached`,
 //! `duplicate_alias`, `favourite_deleted`, `idempotency_in_flight`, `insufficient_funds`,
 //! `hold_not_notarized_by_platform`, `hold_operation_in_progress`, `hold_not_open`,
-//! `hold_reserved_for_cash_out`, `amount_exceeds_held_value`, `scheduled_operation_not_active` (409), `unknown_iban` (422),
+//! `hold_reserved_for_cash_out`, `amount_exceeds_held_value`, `scheduled_operation_not_active`, `psp_not_configured`, `bank_not_configured` (409),
 //! `chain_not_ready`, `platform_signer_unavailable` (503),
 //! `payload_too_large` (413), `unsupported_media_type` (415),
 //! `idempotency_key_reused` (422), `invalid_client` (401), `unsupported_grant_type`
@@ -26,7 +26,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     error::{ErrorBody, ErrorEnvelope},
-    auth, bank, cards, cashouts, favourites, health, hold_ops, holds, movements, operations, paging, scheduled, transfers, users, wallets};
+    auth, cards, cashouts, favourites, health, hold_ops, holds, movements, operations, paging, scheduled, transfers, users, wallets};
 
 struct Security;
 
@@ -58,7 +58,6 @@ impl Modify for Security {
         transfers::transfer,
         hold_ops::create_hold, hold_ops::execute_hold, hold_ops::execute_hold_keep_open, hold_ops::release_hold, hold_ops::renew_hold,
         cards::card_cash_in, cashouts::cash_out, cashouts::cash_out_to_favourite,
-        bank::incoming_transfer,
         operations::get_operation,
         scheduled::create_scheduled, scheduled::get_scheduled, scheduled::list_scheduled, scheduled::delete_scheduled,
         scheduled::list_executions,
@@ -70,7 +69,6 @@ impl Modify for Security {
         (name = "users"), (name = "wallets"), (name = "favourites", description = "Favourite external accounts"),
         (name = "movements"), (name = "holds"),
         (name = "money", description = "Moving money: transfers, holds, card cash-in, cash-out. Accepted requests answer 202; their movements are PENDING until the chain settles them (SUCCESS) or refuses them (ERROR). Idempotent with Idempotency-Key."),
-        (name = "bank", description = "Bank side: SEPA transfers received on wallet IBANs"),
         (name = "scheduled operations", description = "Recurring or one-off payments from a wallet to another wallet (transfer) or a bank account (cash-out), run by the platform's worker; every movement they produce carries scheduledOperationId. Calendar rules: keep the start's local time of day in timeZone; MONTHLY on the 29th-31st falls back to the month's last day; YEARLY Feb 29 → Feb 28 in common years; END_DATE inclusive (a date in timeZone); DST gaps move forward by the gap, overlaps run once at the earlier instant."),
     )
 )]

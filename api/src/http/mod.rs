@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod bank;
 pub mod cards;
+mod psp_setup;
 pub mod cashouts;
 pub mod docs;
 pub mod error;
@@ -50,6 +51,7 @@ struct Inner {
     platform: Platform,
     config: ApiConfig,
     jwt_key: Vec<u8>,
+    simulator: Option<Arc<emledger_operations::psp::simulator::Simulator>>,
 }
 
 /// State shared by every handler: the money domain's [`Platform`] plus what
@@ -61,6 +63,13 @@ impl ApiContext {
     /// Prepares the domain (token facts from `chain_cursor`, the platform's
     /// address from its key) and the bearer-token key.
     pub async fn new(config: ApiConfig, pool: PgPool) -> anyhow::Result<Self> {
+        let base = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+        Self::with_base_url(config, pool, &base).await
+    }
+
+    /// Like [`ApiContext::new`]; `base_url` is where the PSP sends the customer and
+    /// its notifications back (the public URL, or the bound address).
+    pub async fn with_base_url(config: ApiConfig, pool: PgPool, base_url: &str) -> anyhow::Result<Self> {
         let jwt_key = match config.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
             Some(s) => s.as_bytes().to_vec(),
             None => {
@@ -78,7 +87,13 @@ impl ApiContext {
             None => None,
         };
         let platform = Platform::new(pool, config.dlt_network.clone(), signer, config.clock.clone()).await?;
-        Ok(Self(Arc::new(Inner { platform, config, jwt_key })))
+        let simulator = psp_setup::configure(&config, &platform, base_url.trim_end_matches('/'))?;
+        Ok(Self(Arc::new(Inner { platform, config, jwt_key, simulator })))
+    }
+
+    /// The PSP simulator, when this process serves it.
+    pub fn simulator(&self) -> Option<&emledger_operations::psp::simulator::Simulator> {
+        self.0.simulator.as_deref()
     }
 
     /// The money domain.
@@ -171,8 +186,8 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(holds::router())
         .merge(transfers::router())
         .merge(hold_ops::router())
-        .merge(cards::router())
-        .merge(bank::router())
+        .merge(cards::router(&ctx))
+        .merge(bank::router(&ctx))
         .merge(cashouts::router())
         .merge(operations::router())
         .merge(scheduled::router())

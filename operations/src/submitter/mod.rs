@@ -45,7 +45,7 @@
 //! Test hook: `EMLEDGER_FAULT=after_sign|after_send` (and `after_store` in the
 //! request handlers) aborts the process right after that step, once.
 
-mod payouts;
+pub(crate) mod payouts;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -96,7 +96,6 @@ pub struct SubmitterConfig {
     pub retry_base: Duration,
     /// Blocks on top of an operation's block before it is SUCCESS.
     pub confirmations: u64,
-    pub bank_reject_ibans: Vec<String>,
 }
 
 impl SubmitterConfig {
@@ -110,7 +109,6 @@ impl SubmitterConfig {
             max_attempts: 5,
             retry_base: Duration::from_millis(500),
             confirmations: 0,
-            bank_reject_ibans: Vec::new(),
         }
     }
 }
@@ -195,7 +193,6 @@ struct Submitter {
     max_attempts: u32,
     retry_base: Duration,
     confirmations: u64,
-    reject_ibans: Vec<String>,
     wake: Arc<Notify>,
     health: Arc<SubmitterHealth>,
     /// By nonce.
@@ -236,7 +233,6 @@ impl Submitter {
             max_attempts: config.max_attempts.max(1),
             retry_base: config.retry_base,
             confirmations: config.confirmations,
-            reject_ibans: config.bank_reject_ibans.iter().map(|i| i.replace(' ', "").to_ascii_uppercase()).collect(),
             wake,
             health,
             in_flight: BTreeMap::new(),

@@ -1,8 +1,10 @@
-//! Cash-out payouts: once the reservation hold is on chain, the simulated bank
-//! pays (→ `burnHeld`) or refuses (→ `releaseHold`); see [`crate::cashout`].
+//! Cash-out payouts: once the reservation hold is on chain the payout is
+//! RESERVED and waits for the next pain.001 file ([`crate::bank::outbox`]); the
+//! bank's answer ([`crate::cashout::bank_answer`]) starts the burn or the
+//! release; this loop follows those steps' operations to PAID or RELEASED.
 
 use emledger_contracts::EmToken;
-use alloy::{primitives::U256, sol_types::SolCall};
+use alloy::sol_types::SolCall;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
@@ -30,7 +32,6 @@ impl Submitter {
             let status: String = r.get(1);
             let hold_id: Uuid = r.get(2);
             let movement_id: Uuid = r.get(3);
-            let iban: String = r.get(4);
             let amount: String = r.get(5);
             let client_id: Uuid = r.get(6);
             let wallet_id: Uuid = r.get(7);
@@ -39,24 +40,15 @@ impl Submitter {
             let hold_op: String = r.get(10);
             let payer: Option<String> = r.get(11);
             let target: String = r.get(12);
-            let amount_u: U256 = U256::from_str_radix(&amount, 10).unwrap_or_default();
             let op = PayoutOp { payout: id, hold_id, hold_op: hold_op.clone(), client_id, wallet_id, target: target.clone() };
             let mut tx = self.pool.begin().await?;
             let moved = match (status.as_str(), reserve.as_str(), settle.as_deref()) {
-                ("RESERVING", "SUCCESS", _) => {
-                    if self.reject_ibans.contains(&iban) {
-                        fail_cashout_movement(&mut tx, movement_id, "the bank refused the payout; the funds were released").await?;
-                        start_release(&mut tx, &op, payer.as_deref(), &amount, "RESERVING").await?
-                    } else {
-                        let calldata = EmToken::burnHeldCall { operationId: hold_op.clone(), value: amount_u }.abi_encode();
-                        start_step(&mut tx, &op, kind::CASHOUT_BURN, calldata, "RESERVING", "PAYING").await?
-                    }
-                }
+                ("RESERVING", "SUCCESS", _) => set_payout(&mut tx, id, "RESERVING", "RESERVED", None).await?,
                 ("RESERVING", "FAILED", _) => set_payout(&mut tx, id, "RESERVING", "FAILED", Some("the reservation hold reverted")).await?,
                 ("PAYING", _, Some("SUCCESS" | "MINED")) => set_payout(&mut tx, id, "PAYING", "PAID", None).await?,
                 ("PAYING", _, Some("FAILED")) => {
                     fail_cashout_movement(&mut tx, movement_id, "burning the reserved funds failed; the funds were released").await?;
-                    start_release(&mut tx, &op, payer.as_deref(), &amount, "PAYING").await?
+                    start_release(&mut tx, &op, payer.as_deref(), &amount, "PAYING", "Cash-out burn failed: funds released").await?
                 }
                 ("RELEASING", _, Some("SUCCESS" | "MINED")) => set_payout(&mut tx, id, "RELEASING", "RELEASED", None).await?,
                 ("RELEASING", _, Some("FAILED")) => {
@@ -75,16 +67,16 @@ impl Submitter {
     }
 }
 
-struct PayoutOp {
-    payout: Uuid,
-    hold_id: Uuid,
-    hold_op: String,
-    client_id: Uuid,
-    wallet_id: Uuid,
-    target: String,
+pub(crate) struct PayoutOp {
+    pub(crate) payout: Uuid,
+    pub(crate) hold_id: Uuid,
+    pub(crate) hold_op: String,
+    pub(crate) client_id: Uuid,
+    pub(crate) wallet_id: Uuid,
+    pub(crate) target: String,
 }
 
-async fn set_payout(conn: &mut PgConnection, id: Uuid, from: &str, to: &str, error: Option<&str>) -> anyhow::Result<bool> {
+pub(crate) async fn set_payout(conn: &mut PgConnection, id: Uuid, from: &str, to: &str, error: Option<&str>) -> anyhow::Result<bool> {
     let done = sqlx::query("UPDATE payouts SET status = $3, error = COALESCE($4, error), updated_at = now() WHERE id = $1 AND status = $2")
         .bind(id)
         .bind(from)
@@ -95,7 +87,7 @@ async fn set_payout(conn: &mut PgConnection, id: Uuid, from: &str, to: &str, err
     Ok(done.rows_affected() == 1)
 }
 
-async fn fail_cashout_movement(conn: &mut PgConnection, movement: Uuid, reason: &str) -> anyhow::Result<()> {
+pub(crate) async fn fail_cashout_movement(conn: &mut PgConnection, movement: Uuid, reason: &str) -> anyhow::Result<()> {
     sqlx::query("UPDATE movements SET status = 'ERROR', error = $2, updated_at = now() WHERE id = $1 AND status = 'PENDING'")
         .bind(movement)
         .bind(reason)
@@ -105,7 +97,7 @@ async fn fail_cashout_movement(conn: &mut PgConnection, movement: Uuid, reason: 
 }
 
 /// Stores a payout step's operation together with the payout's status change.
-async fn start_step(conn: &mut PgConnection, op: &PayoutOp, kind: &'static str, calldata: Vec<u8>, from: &str, to: &str) -> anyhow::Result<bool> {
+pub(crate) async fn start_step(conn: &mut PgConnection, op: &PayoutOp, kind: &'static str, calldata: Vec<u8>, from: &str, to: &str) -> anyhow::Result<bool> {
     let op_id = Uuid::now_v7();
     let done = sqlx::query("UPDATE payouts SET status = $3, settle_operation_id = $4, updated_at = now() WHERE id = $1 AND status = $2")
         .bind(op.payout)
@@ -139,7 +131,7 @@ async fn start_step(conn: &mut PgConnection, op: &PayoutOp, kind: &'static str, 
     Ok(true)
 }
 
-async fn start_release(conn: &mut PgConnection, op: &PayoutOp, payer: Option<&str>, amount: &str, from: &str) -> anyhow::Result<bool> {
+pub(crate) async fn start_release(conn: &mut PgConnection, op: &PayoutOp, payer: Option<&str>, amount: &str, from: &str, concept: &str) -> anyhow::Result<bool> {
     let calldata = EmToken::releaseHoldCall { operationId: op.hold_op.clone() }.abi_encode();
     if !start_step(conn, op, kind::CASHOUT_RELEASE, calldata, from, "RELEASING").await? {
         return Ok(false);
@@ -148,7 +140,7 @@ async fn start_release(conn: &mut PgConnection, op: &PayoutOp, payer: Option<&st
     sqlx::query(
         "INSERT INTO movements (id, client_id, type, status, amount, concept, owner_address, owner_wallet_id, wallet_id, user_id,
                                 dlt_network, operation_id, chain_operation_id, hold_operation_id, chain_id)
-         SELECT $1, p.client_id, 'RELEASE', 'PENDING', $2::numeric, 'Cash-out payout failed: funds released', $3, w.id, w.id, w.user_id,
+         SELECT $1, p.client_id, 'RELEASE', 'PENDING', $2::numeric, $6, $3, w.id, w.id, w.user_id,
                 m.dlt_network, p.settle_operation_id, $4, $4, m.chain_id
          FROM payouts p JOIN wallets w ON w.id = p.wallet_id JOIN movements m ON m.id = p.movement_id WHERE p.id = $5",
     )
@@ -157,6 +149,7 @@ async fn start_release(conn: &mut PgConnection, op: &PayoutOp, payer: Option<&st
     .bind(payer.unwrap_or_default())
     .bind(&op.hold_op)
     .bind(op.payout)
+    .bind(concept)
     .execute(&mut *conn)
     .await?;
     Ok(true)

@@ -72,7 +72,19 @@ pub struct ApiOptions {
     pub retry_base_ms: Option<u64>,
     /// `--max-attempts`.
     pub max_attempts: Option<u32>,
+    /// No PSP at all (the API's default flags); otherwise the PSP simulator runs
+    /// with [`PSP_SHA_IN`] / [`PSP_SHA_OUT`] (SHA-512).
+    pub no_psp: bool,
 }
+
+/// The simulator's passphrases in tests (so tests can sign feedbacks of their own).
+pub const PSP_SHA_IN: &str = "money-tests-sha-in";
+pub const PSP_SHA_OUT: &str = "money-tests-sha-out";
+pub const PSP_PSPID: &str = "EMLEDGERTEST";
+/// The operator token of the tests' API.
+pub const OPERATOR_TOKEN: &str = "money-tests-operator-token";
+/// The platform's account at the (simulated) bank.
+pub const BANK_IBAN: &str = "ES0700120345030000067890";
 
 pub struct MoneyStack {
     pub chain: Chain,
@@ -85,6 +97,8 @@ pub struct MoneyStack {
     pub key: String,
     pub client_id: Uuid,
     pub options: ApiOptions,
+    /// `inbox/` and `outbox/` of the simulated bank.
+    pub bank_dir: std::path::PathBuf,
     users: u32,
 }
 
@@ -113,6 +127,7 @@ impl MoneyStack {
             key,
             client_id,
             options: options.clone(),
+            bank_dir: emledger_tests::stack::test_state_dir().join("bank").join(format!("{name}-{}", Uuid::now_v7().simple())),
             users: 0,
         };
         stack.api = stack.launch(port, &options).await?;
@@ -149,6 +164,23 @@ impl MoneyStack {
             if let Some(f) = &options.fault {
                 cmd.env("EMLEDGER_FAULT", f);
             }
+            cmd.arg("--bank-inbox")
+                .arg(self.bank_dir.join("inbox"))
+                .arg("--bank-outbox")
+                .arg(self.bank_dir.join("outbox"))
+                .arg("--bank-simulator")
+                .arg("--bank-cutoff-ms")
+                .arg("200")
+                .arg("--bank-inbox-poll-ms")
+                .arg("100")
+                .env("EMLEDGER_OPERATOR_TOKEN", OPERATOR_TOKEN);
+            if !options.no_psp {
+                cmd.arg("--psp-simulator")
+                    .arg("--psp-pspid")
+                    .arg(PSP_PSPID)
+                    .env("EMLEDGER_PSP_SHA_IN", PSP_SHA_IN)
+                    .env("EMLEDGER_PSP_SHA_OUT", PSP_SHA_OUT);
+            }
             if let Some(n) = options.max_in_flight {
                 cmd.arg("--max-in-flight").arg(n.to_string());
             }
@@ -178,6 +210,16 @@ impl MoneyStack {
                 stuck_after_secs: options.stuck_after_secs.unwrap_or(60),
                 retry_base_ms: options.retry_base_ms.unwrap_or(500),
                 max_attempts: options.max_attempts.unwrap_or(5),
+                psp_simulator: !options.no_psp,
+                bank_inbox: Some(self.bank_dir.join("inbox")),
+                bank_outbox: Some(self.bank_dir.join("outbox")),
+                bank_simulator: true,
+                bank_cutoff_ms: 200,
+                bank_inbox_poll_ms: 100,
+                operator_token: Some(OPERATOR_TOKEN.into()),
+                psp_pspid: (!options.no_psp).then(|| PSP_PSPID.into()),
+                psp_sha_in: (!options.no_psp).then(|| PSP_SHA_IN.into()),
+                psp_sha_out: (!options.no_psp).then(|| PSP_SHA_OUT.into()),
                 ..Default::default()
             };
             let pool = emledger_ledger::db::connect(&self.db_url, 24).await?;
@@ -318,19 +360,43 @@ impl MoneyStack {
         (u["walletId"].as_str().unwrap().to_owned(), u["dltAddress"].as_str().unwrap().to_owned())
     }
 
-    /// Funds a wallet through a card cash-in (page → Pay) and waits for SUCCESS.
+    /// Starts a card cash-in; returns its answer (movementId, paymentUrl, …).
+    pub async fn start_card_cash_in(&self, wallet: &str, amount: &str) -> Value {
+        self.post(
+            &format!("/api/v1/public/wallets/{wallet}/cards/cashIns"),
+            json!({"amount": amount, "successUrl": "https://client.example/ok", "rejectUrl": "https://client.example/ko"}),
+        )
+        .await
+        .ok(201)
+        .clone()
+    }
+
+    /// On the PSP simulator's page of `payment_url`, does `action` (pay, decline,
+    /// cancel, processing) as the page's form does. The simulator notifies the
+    /// platform before it answers; returns the feedback parameters it redirected
+    /// the customer with, and that redirect.
+    pub async fn psp_page(&self, payment_url: &str, action: &str) -> (Vec<(String, String)>, String) {
+        let page = reqwest::Url::parse(payment_url).expect("an absolute paymentUrl");
+        assert_eq!(self.http.get(page.clone()).send().await.unwrap().status().as_u16(), 200, "the simulator's page");
+        let mut form: Vec<(String, String)> = page.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        form.push(("action".into(), action.into()));
+        let mut target = page.clone();
+        target.set_query(None);
+        let res = self.http.post(target).form(&form).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 303, "the simulator redirects the customer");
+        let back = res.headers()["location"].to_str().unwrap().to_owned();
+        let params = reqwest::Url::parse(&back).unwrap().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        (params, back)
+    }
+
+    /// Funds a wallet through a card cash-in (the PSP simulator's page → Pay, the
+    /// customer's return) and waits for SUCCESS.
     pub async fn fund(&self, wallet: &str, amount: &str) -> String {
-        let r = self
-            .post(
-                &format!("/api/v1/public/wallets/{wallet}/cards/cashIns"),
-                json!({"amount": amount, "successUrl": "https://client.example/ok", "rejectUrl": "https://client.example/ko"}),
-            )
-            .await
-            .ok(201)
-            .clone();
-        let url = r["paymentUrl"].as_str().unwrap();
-        let res = self.http.post(format!("{}{}/pay", self.base, url)).send().await.unwrap();
-        assert_eq!(res.status().as_u16(), 303);
+        let r = self.start_card_cash_in(wallet, amount).await;
+        let (_, back) = self.psp_page(r["paymentUrl"].as_str().unwrap(), "pay").await;
+        let res = self.http.get(&back).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 303, "the platform verifies the return");
+        assert_eq!(res.headers()["location"], "https://client.example/ok");
         let movement = r["movementId"].as_str().unwrap().to_owned();
         self.wait_movement(wallet, &movement, "SUCCESS").await;
         movement
@@ -404,6 +470,134 @@ impl MoneyStack {
             .await
             .unwrap();
         n
+    }
+}
+
+/// A credit entry of a test camt.054.
+#[derive(Clone)]
+pub struct Credit {
+    /// The bank's account-servicer reference of the entry.
+    pub reference: String,
+    pub creditor_iban: String,
+    /// Decimal, e.g. "25.00".
+    pub amount: String,
+    pub debtor_name: String,
+    pub end_to_end_id: String,
+}
+
+impl Credit {
+    pub fn new(reference: &str, creditor_iban: &str, amount: &str) -> Self {
+        Credit {
+            reference: reference.into(),
+            creditor_iban: creditor_iban.into(),
+            amount: amount.into(),
+            debtor_name: "Ada Lovelace".into(),
+            end_to_end_id: format!("E2E-{reference}"),
+        }
+    }
+}
+
+/// A camt.054.001.02 debit/credit notification of the platform's account with
+/// booked SEPA credits, as a bank sends it.
+pub fn camt054(credits: &[Credit]) -> String {
+    let entries: String = credits
+        .iter()
+        .map(|c| {
+            format!(
+                r#"
+      <Ntry>
+        <Amt Ccy="EUR">{amount}</Amt>
+        <CdtDbtInd>CRDT</CdtDbtInd>
+        <Sts>BOOK</Sts>
+        <BookgDt><Dt>2026-12-05</Dt></BookgDt>
+        <ValDt><Dt>2026-12-05</Dt></ValDt>
+        <AcctSvcrRef>{reference}</AcctSvcrRef>
+        <BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd>
+        <NtryDtls>
+          <TxDtls>
+            <Refs><AcctSvcrRef>{reference}</AcctSvcrRef><EndToEndId>{e2e}</EndToEndId></Refs>
+            <AmtDtls><TxAmt><Amt Ccy="EUR">{amount}</Amt></TxAmt></AmtDtls>
+            <RltdPties>
+              <Dbtr><Nm>{debtor}</Nm></Dbtr>
+              <DbtrAcct><Id><IBAN>DE89370400440532013000</IBAN></Id></DbtrAcct>
+              <Cdtr><Nm>emledger e-money platform</Nm></Cdtr>
+              <CdtrAcct><Id><IBAN>{iban}</IBAN></Id></CdtrAcct>
+            </RltdPties>
+            <RmtInf><Ustrd>Top-up {reference}</Ustrd></RmtInf>
+          </TxDtls>
+        </NtryDtls>
+      </Ntry>"#,
+                amount = c.amount,
+                reference = c.reference,
+                e2e = c.end_to_end_id,
+                debtor = c.debtor_name,
+                iban = c.creditor_iban
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.02">
+  <BkToCstmrDbtCdtNtfctn>
+    <GrpHdr><MsgId>NTF-{id}</MsgId><CreDtTm>2026-12-05T10:00:00</CreDtTm></GrpHdr>
+    <Ntfctn>
+      <Id>NTF-{id}-1</Id>
+      <CreDtTm>2026-12-05T10:00:00</CreDtTm>
+      <Acct><Id><IBAN>{account}</IBAN></Id><Ccy>EUR</Ccy></Acct>{entries}
+    </Ntfctn>
+  </BkToCstmrDbtCdtNtfctn>
+</Document>
+"#,
+        id = Uuid::now_v7().simple(),
+        account = BANK_IBAN
+    )
+}
+
+impl MoneyStack {
+    /// Writes a bank file into the inbox the API watches (as a bank connector
+    /// does: a dot file, then a rename).
+    pub fn drop_in_inbox(&self, name: &str, content: &str) {
+        let inbox = self.bank_dir.join("inbox");
+        std::fs::create_dir_all(&inbox).unwrap();
+        let part = inbox.join(format!(".{name}.part"));
+        std::fs::write(&part, content).unwrap();
+        std::fs::rename(&part, inbox.join(name)).unwrap();
+    }
+
+    /// Imports a bank file through the operator endpoint; returns (status, report).
+    pub async fn import_bank_file(&self, name: &str, content: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/operator/bank/statements?name={name}", self.base))
+            .bearer_auth(OPERATOR_TOKEN)
+            .header("content-type", "application/xml")
+            .body(content.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GET an operator endpoint.
+    pub async fn operator_get(&self, path: &str) -> Value {
+        let r = self.http.get(format!("{}{path}", self.base)).bearer_auth(OPERATOR_TOKEN).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    /// Waits until `wallet` has a movement of `kind` with `status`; returns the newest such.
+    pub async fn wait_movement_of_type(&self, wallet: &str, kind: &str, status: &str) -> Value {
+        let start = Instant::now();
+        loop {
+            let r = self.get(&format!("/api/v1/public/wallets/{wallet}/movements?size=200")).await;
+            let list = r.body["_embedded"]["movements"].as_array().cloned().or_else(|| r.body["content"].as_array().cloned()).unwrap_or_default();
+            if let Some(m) = list.iter().find(|m| m["type"] == kind && m["status"] == status) {
+                return m.clone();
+            }
+            assert!(start.elapsed() < SETTLE, "no {kind} {status} movement on {wallet}: {}", r.body);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
