@@ -224,7 +224,10 @@ async fn worker_ctx(st: &MoneyStack) -> emledger_operations::Platform {
         ..Default::default()
     };
     let pool = emledger_ledger::db::connect(&st.db_url, 4).await.unwrap();
-    emledger_api::ApiContext::new(config, pool).await.unwrap().platform().clone()
+    let platform = emledger_api::ApiContext::new(config, pool).await.unwrap().platform().clone();
+    // a replica of this deployment: its cash-outs leave through the stack's bank outbox
+    platform.enable_payouts();
+    platform
 }
 
 async fn worker(st: &MoneyStack) -> Worker {

@@ -244,3 +244,64 @@ async fn no_tenant_route_mints() -> anyhow::Result<()> {
     let _ = address;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_report_from_the_bank_executes_or_rejects_each_payout() -> anyhow::Result<()> {
+    use emledger_operations::iso20022::{pain001, pain002};
+    let mut st = MoneyStack::start("sepa_pain002", ApiOptions { no_bank_simulator: true, ..Default::default() }).await?;
+    let (a, _) = st.wallet().await;
+    st.fund(&a, "50").await;
+    let paid = st.post(&format!("/api/v1/public/wallets/{a}/cashOuts"), json!({"iban": {"accountNumber": PAYOUT_IBAN}, "amount": "12.34"})).await.ok(202).clone();
+    let refused = st.post(&format!("/api/v1/public/wallets/{a}/cashOuts"), json!({"iban": {"accountNumber": REJECTED_IBAN}, "amount": "5"})).await.ok(202).clone();
+    // the funds are held while the payouts wait for the bank
+    st.wait_balances(&a, ("50.00", "32.66", "17.34")).await;
+    // the outbox has the pain.001 (one file or two, by the cut-off)
+    let started = std::time::Instant::now();
+    let transfers: Vec<pain001::CreditTransfer> = loop {
+        let mut found = Vec::new();
+        for e in std::fs::read_dir(st.bank_dir.join("outbox")).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().ends_with(".xml") {
+                found.extend(pain001::parse(&std::fs::read_to_string(e.path())?)?.transfers);
+            }
+        }
+        if found.len() == 2 {
+            break found;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no pain.001 with both payouts: {found:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(st.wait_movement(&a, &s(&paid, "movementId"), "PENDING").await["type"], "BANK_ACCOUNT_CASHOUT");
+    // the bank's pain.002: the first settled (ACSC), the second rejected (AM04)
+    let line = |t: &pain001::CreditTransfer| {
+        let rejected = t.creditor_iban == REJECTED_IBAN;
+        pain002::TxStatus {
+            original_instruction_id: Some(t.instruction_id.clone()),
+            original_end_to_end_id: t.end_to_end_id.clone(),
+            status: if rejected { "RJCT" } else { "ACSC" }.into(),
+            reason_code: rejected.then(|| "AM04".into()),
+            reason_text: None,
+        }
+    };
+    let report = pain002::StatusReport {
+        message_id: "BANK-PSR-1".into(),
+        created_at: chrono::Utc::now(),
+        original_message_id: "whatever".into(),
+        group_status: Some("PART".into()),
+        transactions: transfers.iter().map(line).collect(),
+    };
+    let (code, r) = st.import_bank_file("pain002.xml", &pain002::write(&report)).await;
+    assert_eq!(code, 201, "{r}");
+    assert_eq!((r["payoutsExecuted"].as_i64(), r["payoutsRejected"].as_i64()), (Some(1), Some(1)), "{r}");
+    st.wait_movement(&a, &s(&paid, "movementId"), "SUCCESS").await;
+    st.wait_movement(&a, &s(&refused, "movementId"), "ERROR").await;
+    let (error,): (Option<String>,) = sqlx::query_as("SELECT error FROM movements WHERE id = $1::uuid").bind(s(&refused, "movementId")).fetch_one(&st.pool).await?;
+    assert!(error.as_deref().unwrap_or("").contains("AM04"), "{error:?}");
+    st.wait_balances(&a, ("37.66", "37.66", "0.00")).await;
+    // the same answers again (another message): nothing moves
+    let again = pain002::StatusReport { message_id: "BANK-PSR-2".into(), ..report };
+    let (_, r) = st.import_bank_file("pain002-again.xml", &pain002::write(&again)).await;
+    assert_eq!((r["payoutsExecuted"].as_i64(), r["payoutsRejected"].as_i64()), (Some(0), Some(0)), "{r}");
+    reconciled(&st).await;
+    st.wait_balances(&a, ("37.66", "37.66", "0.00")).await;
+    Ok(())
+}

@@ -63,6 +63,14 @@ pub struct ImportQuery {
 }
 
 /// Import one bank file (the body: camt.053, camt.054 or pain.002 XML).
+#[utoipa::path(post, path = "/api/v1/operator/bank/statements", tag = "operator",
+    params(("name" = Option<String>, Query, description = "the file's name, for the record")),
+    request_body(content_type = "application/xml", description = "a camt.053, camt.054 or pain.002 document"),
+    responses((status = 201, description = "imported: the ImportReport (creditsApplied, creditsRepeated, unapplied, payoutsExecuted, …)"),
+        (status = 200, description = "the same file was imported before: its first report, alreadyImported = true"),
+        (status = 400, body = super::error::ErrorEnvelope, description = "not a bank file of the platform's account"),
+        (status = 401, body = super::error::ErrorEnvelope)),
+    security(("operator" = [])))]
 pub async fn import_statement(
     State(ctx): State<ApiContext>,
     headers: HeaderMap,
@@ -85,6 +93,10 @@ pub struct EntriesQuery {
 }
 
 /// Entries of the imported statements, newest first.
+#[utoipa::path(get, path = "/api/v1/operator/bank/entries", tag = "operator",
+    params(("status" = Option<String>, Query, description = "APPLIED or UNAPPLIED"), ("limit" = Option<i64>, Query, description = "1..=2000, default 200")),
+    responses((status = 200, description = "entries with their reason when UNAPPLIED"), (status = 401, body = super::error::ErrorEnvelope)),
+    security(("operator" = [])))]
 pub async fn list_entries(State(ctx): State<ApiContext>, headers: HeaderMap, Query(q): Query<EntriesQuery>) -> Result<Json<Vec<BankEntry>>> {
     operator(&ctx, &headers)?;
     let status = q.status.as_deref().map(str::to_ascii_uppercase);
@@ -111,6 +123,9 @@ pub struct PaymentFile {
 }
 
 /// The pain.001 files, newest first.
+#[utoipa::path(get, path = "/api/v1/operator/bank/payment-files", tag = "operator",
+    responses((status = 200, description = "id, name, messageId, transfers, total (minor units), exportedAt, createdAt"), (status = 401, body = super::error::ErrorEnvelope)),
+    security(("operator" = [])))]
 pub async fn list_payment_files(State(ctx): State<ApiContext>, headers: HeaderMap) -> Result<Json<Vec<PaymentFile>>> {
     operator(&ctx, &headers)?;
     let files: Vec<PaymentFile> = sqlx::query_as(
@@ -124,6 +139,10 @@ pub async fn list_payment_files(State(ctx): State<ApiContext>, headers: HeaderMa
 }
 
 /// One pain.001 file's XML.
+#[utoipa::path(get, path = "/api/v1/operator/bank/payment-files/{id}", tag = "operator", params(("id" = Uuid, Path)),
+    responses((status = 200, content_type = "application/xml", description = "the pain.001.001.09 document"), (status = 400, body = super::error::ErrorEnvelope),
+        (status = 401, body = super::error::ErrorEnvelope), (status = 404, body = super::error::ErrorEnvelope)),
+    security(("operator" = [])))]
 pub async fn payment_file(State(ctx): State<ApiContext>, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>) -> Result<Response> {
     operator(&ctx, &headers)?;
     let id = path_uuid("id", &id)?;

@@ -175,18 +175,31 @@ async fn notification(ctx: &ApiContext, params: Vec<(String, String)>) -> Result
     })
 }
 
-/// The PSP's server-to-server notification, as a GET.
+/// The PSP's server-to-server post-sale notification (Ogone e-Commerce parameters,
+/// SHA-OUT signed), as a GET. Exists only when a PSP is configured.
+#[utoipa::path(get, path = "/psp/ogone/notifications", tag = "card PSP",
+    responses((status = 200, description = "applied, or already known (text: `OK <what> <order status>`)"),
+        (status = 400, description = "unsigned, bad SHASIGN, or not the order's amount/currency: nothing changed"),
+        (status = 404, description = "unknown ORDERID")))]
 pub async fn notification_get(State(ctx): State<ApiContext>, RawQuery(q): RawQuery) -> Result<Response> {
     notification(&ctx, pairs(q.unwrap_or_default().as_bytes())).await
 }
 
-/// The PSP's server-to-server notification, as a form POST.
+/// The PSP's server-to-server post-sale notification, as a form POST.
+#[utoipa::path(post, path = "/psp/ogone/notifications", tag = "card PSP",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "ORDERID, PAYID, STATUS, AMOUNT, CURRENCY, NCERROR, …, SHASIGN"),
+    responses((status = 200, description = "applied, or already known"),
+        (status = 400, description = "unsigned, bad SHASIGN, or not the order's amount/currency: nothing changed"),
+        (status = 404, description = "unknown ORDERID")))]
 pub async fn notification_post(State(ctx): State<ApiContext>, body: axum::body::Bytes) -> Result<Response> {
     notification(&ctx, pairs(&body)).await
 }
 
 /// The customer back from the PSP's page: verified like a notification, then
 /// sent on to the tenant's successUrl or rejectUrl.
+#[utoipa::path(get, path = "/psp/ogone/return", tag = "card PSP",
+    responses((status = 303, description = "to successUrl (paid or processing) or rejectUrl"),
+        (status = 400, description = "a page: the feedback did not verify"), (status = 404, description = "unknown ORDERID")))]
 pub async fn customer_return(State(ctx): State<ApiContext>, RawQuery(q): RawQuery) -> Result<Response> {
     let psp = ctx.platform().psp()?;
     let params = pairs(q.unwrap_or_default().as_bytes());

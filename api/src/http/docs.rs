@@ -26,7 +26,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     error::{ErrorBody, ErrorEnvelope},
-    auth, cards, cashouts, favourites, health, hold_ops, holds, movements, operations, paging, scheduled, transfers, users, wallets};
+    auth, bank, cards, cashouts, favourites, health, hold_ops, holds, movements, operations, paging, scheduled, transfers, users, wallets};
 
 struct Security;
 
@@ -34,6 +34,10 @@ impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("apiKey", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("the platform operator's token (--operator-token)")).build()),
+        );
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
@@ -58,6 +62,8 @@ impl Modify for Security {
         transfers::transfer,
         hold_ops::create_hold, hold_ops::execute_hold, hold_ops::execute_hold_keep_open, hold_ops::release_hold, hold_ops::renew_hold,
         cards::card_cash_in, cashouts::cash_out, cashouts::cash_out_to_favourite,
+        cards::notification_get, cards::notification_post, cards::customer_return,
+        bank::import_statement, bank::list_entries, bank::list_payment_files, bank::payment_file,
         operations::get_operation,
         scheduled::create_scheduled, scheduled::get_scheduled, scheduled::list_scheduled, scheduled::delete_scheduled,
         scheduled::list_executions,
@@ -69,6 +75,8 @@ impl Modify for Security {
         (name = "users"), (name = "wallets"), (name = "favourites", description = "Favourite external accounts"),
         (name = "movements"), (name = "holds"),
         (name = "money", description = "Moving money: transfers, holds, card cash-in, cash-out. Accepted requests answer 202; their movements are PENDING until the chain settles them (SUCCESS) or refuses them (ERROR). Idempotent with Idempotency-Key."),
+        (name = "card PSP", description = "The card PSP's feedback (Ogone / Worldline e-Commerce protocol): verified with the SHA-OUT signature before anything happens; the only way a card cash-in mints. Present only when a PSP (or the simulator) is configured."),
+        (name = "operator", description = "The platform operator's bank endpoints (Authorization: Bearer <operator token>; never a tenant key): SEPA statements in, unapplied entries, pain.001 payment files out. Present only with --operator-token."),
         (name = "scheduled operations", description = "Recurring or one-off payments from a wallet to another wallet (transfer) or a bank account (cash-out), run by the platform's worker; every movement they produce carries scheduledOperationId. Calendar rules: keep the start's local time of day in timeZone; MONTHLY on the 29th-31st falls back to the month's last day; YEARLY Feb 29 → Feb 28 in common years; END_DATE inclusive (a date in timeZone); DST gaps move forward by the gap, overlaps run once at the earlier instant."),
     )
 )]

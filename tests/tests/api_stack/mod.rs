@@ -75,6 +75,8 @@ pub struct ApiOptions {
     /// No PSP at all (the API's default flags); otherwise the PSP simulator runs
     /// with [`PSP_SHA_IN`] / [`PSP_SHA_OUT`] (SHA-512).
     pub no_psp: bool,
+    /// No simulated bank: the test answers the pain.001 files itself.
+    pub no_bank_simulator: bool,
 }
 
 /// The simulator's passphrases in tests (so tests can sign feedbacks of their own).
@@ -168,7 +170,7 @@ impl MoneyStack {
                 .arg(self.bank_dir.join("inbox"))
                 .arg("--bank-outbox")
                 .arg(self.bank_dir.join("outbox"))
-                .arg("--bank-simulator")
+                .arg(format!("--bank-simulator={}", !options.no_bank_simulator))
                 .arg("--bank-cutoff-ms")
                 .arg("200")
                 .arg("--bank-inbox-poll-ms")
@@ -213,7 +215,7 @@ impl MoneyStack {
                 psp_simulator: !options.no_psp,
                 bank_inbox: Some(self.bank_dir.join("inbox")),
                 bank_outbox: Some(self.bank_dir.join("outbox")),
-                bank_simulator: true,
+                bank_simulator: !options.no_bank_simulator,
                 bank_cutoff_ms: 200,
                 bank_inbox_poll_ms: 100,
                 operator_token: Some(OPERATOR_TOKEN.into()),
