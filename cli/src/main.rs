@@ -175,7 +175,7 @@ async fn database(cli: &Cli) -> anyhow::Result<(PgPool, Option<PrivateCluster>)>
 }
 
 fn http_provider(url: &str) -> anyhow::Result<DynProvider> {
-    Ok(ProviderBuilder::new().connect_http(url.parse().context("invalid --rpc-url")?).erased())
+    emledger_ledger::rpc::http_provider(url).context("invalid --rpc-url")
 }
 
 async fn target(pool: &PgPool, provider: &DynProvider, chain: &ChainArgs) -> anyhow::Result<Target> {
@@ -225,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
             let signer: PrivateKeySigner = args.platform_key.trim().parse().context("invalid platform key")?;
             let provider = ProviderBuilder::new()
                 .wallet(EthereumWallet::from(signer.clone()))
-                .connect_http(args.chain.rpc_url.parse().context("invalid --rpc-url")?);
+                .connect_client(emledger_ledger::rpc::http_rpc_client(&args.chain.rpc_url).context("invalid --rpc-url")?);
             let params = TokenParams {
                 name: args.name.clone(),
                 symbol: args.symbol.clone(),

@@ -220,7 +220,7 @@ async fn deployment(
         bail!("several deployments recorded for chain {chain_id}; use --fresh");
     }
     let wallet_provider =
-        ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(rpc_url.parse()?);
+        ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_client(emledger_ledger::rpc::http_rpc_client(rpc_url)?);
     let d = deploy_em_token(&wallet_provider, &TokenParams::eur(signer.address())).await?;
     let parent = wallet_provider
         .get_block_by_number(d.block_number.saturating_sub(1).into())
@@ -365,7 +365,7 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
         (None, None) => bail!("--platform-key (EMLEDGER_PLATFORM_KEY) is required with --rpc-url"),
     };
     let platform: PrivateKeySigner = platform_key.parse().context("invalid platform key")?;
-    let read_provider = ProviderBuilder::new().connect_http(rpc_url.parse()?).erased();
+    let read_provider = emledger_ledger::rpc::http_provider(&rpc_url)?;
     let chain_id = wait_for_rpc(&read_provider).await?;
 
     let (url, cluster) = match database_url {

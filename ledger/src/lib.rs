@@ -9,6 +9,7 @@ pub mod db;
 pub mod metrics;
 pub mod postgres;
 pub mod rewind;
+pub mod rpc;
 pub mod types;
 
 pub use amount::{Amount, AmountError};

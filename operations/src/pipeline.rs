@@ -55,6 +55,14 @@ pub struct SubmitterState {
     /// Passes failed in a row (0 after a good one).
     pub consecutive_errors: u32,
     pub last_error: Option<String>,
+    /// When the last pass (good or failed) ended.
+    pub last_pass: Option<std::time::Instant>,
+}
+
+/// `emledger_submitter_last_pass_timestamp_seconds`: alert on `time() - it`.
+fn pass_ended() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    metrics::gauge!("emledger_submitter_last_pass_timestamp_seconds").set(now.as_secs_f64());
 }
 
 impl SubmitterHealth {
@@ -68,8 +76,10 @@ impl SubmitterHealth {
         self.with(|s| {
             s.consecutive_errors = 0;
             s.last_error = None;
+            s.last_pass = Some(std::time::Instant::now());
         });
         metrics::gauge!("emledger_submitter_consecutive_errors").set(0.0);
+        pass_ended();
     }
 
     pub fn pass_failed(&self, error: &str) {
@@ -77,9 +87,11 @@ impl SubmitterHealth {
         self.with(|s| {
             s.consecutive_errors += 1;
             s.last_error = Some(error.to_owned());
+            s.last_pass = Some(std::time::Instant::now());
             n = s.consecutive_errors;
         });
         metrics::gauge!("emledger_submitter_consecutive_errors").set(n as f64);
+        pass_ended();
     }
 
     pub fn set_lock(&self, held: bool) {
@@ -99,6 +111,11 @@ pub struct PipelineHealth {
     /// Seconds since the oldest PENDING, SIGNED or SENT operation was accepted.
     pub oldest_unsettled_secs: Option<f64>,
 }
+
+/// How long the submitter may go without finishing a pass before the pipeline
+/// is DEGRADED (a pass is abandoned after 60 s; waiting for the signer lock
+/// counts as a pass).
+pub const SILENT_PASS_DEGRADED: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Failed passes in a row that make the pipeline DEGRADED.
 pub const FAILED_PASSES_DEGRADED: u32 = 3;
@@ -124,6 +141,9 @@ pub async fn health(pool: &PgPool, submitter: &SubmitterState, stuck_after: std:
             submitter.consecutive_errors,
             submitter.last_error.as_deref().unwrap_or("unknown error")
         ));
+    }
+    if let Some(quiet) = submitter.last_pass.map(|t| t.elapsed()).filter(|q| *q > SILENT_PASS_DEGRADED) {
+        reasons.push(format!("the operation submitter has not finished a pass for {:.0} s", quiet.as_secs_f64()));
     }
     if let (Some(age), Some(status)) = (oldest, status.as_deref()) {
         if age > stuck_after.as_secs_f64() {

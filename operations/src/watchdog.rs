@@ -20,7 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider};
 use sqlx::{postgres::PgConnectOptions, Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
@@ -119,7 +119,7 @@ impl Dependencies {
 
 /// Runs the checks until `stop` turns true.
 pub async fn run(pool: PgPool, rpc_url: Option<String>, deps: Arc<Dependencies>, stop: watch::Receiver<bool>) {
-    let chain: Option<DynProvider> = rpc_url.and_then(|u| u.parse().ok()).map(|u| ProviderBuilder::new().connect_http(u).erased());
+    let chain: Option<DynProvider> = rpc_url.and_then(|u| emledger_ledger::rpc::http_provider(&u).ok());
     // two loops side by side: a slow node never delays noticing a dead database, nor the reverse
     tokio::join!(watch_database(pool, deps.clone(), stop.clone()), async {
         if let Some(provider) = chain {

@@ -17,7 +17,7 @@ use alloy::{
     primitives::{Address, Bytes},
     providers::Provider,
     rpc::types::TransactionRequest,
-    sol_types::{Revert, SolCall, SolError},
+    sol_types::{Revert, SolError},
 };
 use emledger_contracts::EmToken;
 use emledger_tests::stack::{reconcile, seed, wait_for_cursor, Chain};
@@ -201,7 +201,10 @@ async fn poison_operations_fail_alone_while_good_ones_settle_through_kill_9() ->
         if unsettled == 0 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "operations still unsettled: {s:?}");
+        if start.elapsed() > Duration::from_secs(120) {
+            let health = st.send(reqwest::Method::GET, "/health", None, &[]).await;
+            panic!("operations still unsettled: {s:?}; health {} {}", health.status, health.body);
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for id in &good {
@@ -350,5 +353,109 @@ async fn health_is_degraded_while_an_operation_is_stuck_and_up_again_after() -> 
     assert_eq!(status, "FAILED");
     assert!(attempts >= 1 || error.as_deref().unwrap_or("").len() > 0);
     assert!(readable(error.as_deref().unwrap_or("")), "{error:?}");
+    Ok(())
+}
+
+/// A TCP proxy in front of the node that, while `hang` is set, takes requests
+/// and never answers them (a node behind a stuck load balancer).
+async fn hanging_proxy(upstream: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::{atomic::Ordering, Arc};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let hang = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let flag = hang.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else { return };
+            let (upstream, hang) = (upstream.clone(), flag.clone());
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up = async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        if hang.load(Ordering::SeqCst) {
+                            continue; // swallowed: no answer will ever come
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                };
+                tokio::select! { _ = up => {}, _ = down => {} }
+            });
+        }
+    });
+    (url, hang)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_stops_answering_fails_passes_not_the_pipeline() -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering;
+    let mut st = MoneyStack::start("poison_hang", ApiOptions { subprocess: true, ..Default::default() }).await?;
+    // the API reaches the node through a proxy that can stop answering; 1 s per request
+    let (proxy, hang) = hanging_proxy(st.chain.rpc_url()).await;
+    let opts = ApiOptions {
+        subprocess: true,
+        rpc_url: Some(proxy),
+        env: vec![("EMLEDGER_RPC_TIMEOUT_MS".into(), "1000".into())],
+        stuck_after_secs: Some(600),
+        ..Default::default()
+    };
+    st.restart_api(opts).await?;
+    let (a, _) = st.wallet().await;
+    let (b, _) = st.wallet().await;
+    st.fund(&a, "10").await;
+
+    // the node takes requests and never answers: the submitter's passes fail (visibly), they do not hang
+    hang.store(true, Ordering::SeqCst);
+    let r = st.post_key(&format!("/api/v1/public/wallets/{a}/transfer"), json!({"amount": "2.50", "targetWalletId": b}), "hang-1").await;
+    let id = r.ok(202)["apiOperationId"].as_str().unwrap().to_owned();
+    let start = Instant::now();
+    loop {
+        // /health: the chain is DOWN (503); /metrics: the submitter's passes keep failing, and end
+        let health = st.get("/health").await;
+        let metrics = st.http.get(format!("{}/metrics", st.base)).send().await?.text().await?;
+        let gauge = |name: &str| -> f64 {
+            metrics.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs_f64();
+        if health.status.as_u16() == 503
+            && gauge("emledger_submitter_consecutive_errors") >= 3.0
+            && now - gauge("emledger_submitter_last_pass_timestamp_seconds") < 5.0
+        {
+            assert_eq!(health.body["chain"], "DOWN", "{}", health.body);
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "passes do not fail while the node hangs: {}\n{metrics}", health.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let op = st.get(&format!("/api/v1/public/operations/{id}")).await.ok(200).clone();
+    assert_eq!(op["status"], "PENDING", "{op}");
+
+    // the node answers again: the same operation settles, health is UP again
+    hang.store(false, Ordering::SeqCst);
+    let op = st.wait_operation(&id).await;
+    assert_eq!(op["status"], "SUCCESS", "{op}");
+    st.wait_balances(&b, ("2.50", "2.50", "0.00")).await;
+    let start = Instant::now();
+    loop {
+        let body = st.get("/health").await.ok(200).clone();
+        if body["status"] == "UP" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "health not UP after the node came back: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     Ok(())
 }

@@ -58,7 +58,7 @@ use alloy::{
     eips::{eip2718::Encodable2718, BlockId},
     network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
     primitives::{Address, Bytes, B256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
@@ -205,6 +205,11 @@ struct Submitter {
 /// An operation's reason when its own could not be written.
 const UNSTORABLE_REASON: &str = "the operation failed; its reason could not be stored";
 
+/// The longest one submitter pass may take before it is abandoned and the
+/// submitter starts again from what is stored (each RPC request has its own,
+/// shorter deadline: `emledger_ledger::rpc::rpc_timeout`).
+const PASS_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long a per-selector gas estimate is reused before estimating again.
 const GAS_ESTIMATE_TTL: Duration = Duration::from_secs(30);
 
@@ -219,8 +224,7 @@ fn node_unreachable(e: &RpcError<TransportErrorKind>) -> bool {
 
 impl Submitter {
     async fn connect(pool: &PgPool, config: &SubmitterConfig, wake: Arc<Notify>, health: Arc<SubmitterHealth>) -> anyhow::Result<Self> {
-        let url = config.rpc_url.parse().context("invalid --rpc-url (an http(s) URL)")?;
-        let provider = ProviderBuilder::new().disable_recommended_fillers().connect_http(url).erased();
+        let provider = emledger_ledger::rpc::http_provider(&config.rpc_url).context("invalid --rpc-url")?;
         let chain_id = provider.get_chain_id().await.context("reading the chain id")?;
         Ok(Self {
             pool: pool.clone(),
@@ -271,22 +275,32 @@ impl Submitter {
             if *stop.borrow() {
                 return Ok(());
             }
-            let mut progressed = self.poll_receipts().await?;
-            progressed |= self.submit().await?;
-            metrics::gauge!("emledger_submitter_in_flight").set(self.in_flight.len() as f64);
-            if last_sweep.elapsed() > Duration::from_millis(200) {
-                progressed |= self.sweep().await?;
-                self.rebroadcast().await?;
-                last_sweep = Instant::now();
-            }
-            if last_watch.elapsed() > Duration::from_secs(1) {
-                self.watch_chain().await?;
-                last_watch = Instant::now();
-            }
-            if last_lock_check.elapsed() > Duration::from_secs(2) {
-                sqlx::query("SELECT 1").execute(&mut lock_conn).await.context("the lock session is gone")?;
-                last_lock_check = Instant::now();
-            }
+            // One pass under a deadline: a node or a database that takes a request
+            // and never answers fails the pass (everything it did is stored; the
+            // next lock holder recovers it) instead of stalling every operation.
+            let pass = async {
+                let mut progressed = self.poll_receipts().await?;
+                progressed |= self.submit().await?;
+                metrics::gauge!("emledger_submitter_in_flight").set(self.in_flight.len() as f64);
+                if last_sweep.elapsed() > Duration::from_millis(200) {
+                    progressed |= self.sweep().await?;
+                    self.rebroadcast().await?;
+                    last_sweep = Instant::now();
+                }
+                if last_watch.elapsed() > Duration::from_secs(1) {
+                    self.watch_chain().await?;
+                    last_watch = Instant::now();
+                }
+                if last_lock_check.elapsed() > Duration::from_secs(2) {
+                    sqlx::query("SELECT 1").execute(&mut lock_conn).await.context("the lock session is gone")?;
+                    last_lock_check = Instant::now();
+                }
+                anyhow::Ok(progressed)
+            };
+            let progressed = match tokio::time::timeout(PASS_TIMEOUT, pass).await {
+                Ok(r) => r?,
+                Err(_) => anyhow::bail!("a submitter pass took longer than {} s (a node or database request never answered); starting again", PASS_TIMEOUT.as_secs()),
+            };
             self.health.pass_ok();
             if !progressed {
                 let nap = if self.in_flight.is_empty() { Duration::from_millis(100) } else { Duration::from_millis(5) };

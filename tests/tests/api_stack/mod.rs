@@ -77,6 +77,10 @@ pub struct ApiOptions {
     pub no_psp: bool,
     /// No simulated bank: the test answers the pain.001 files itself.
     pub no_bank_simulator: bool,
+    /// The API's `--rpc-url` (anvil's own when `None`), e.g. a fault proxy.
+    pub rpc_url: Option<String>,
+    /// Extra environment of the subprocess.
+    pub env: Vec<(String, String)>,
 }
 
 /// The simulator's passphrases in tests (so tests can sign feedbacks of their own).
@@ -154,7 +158,7 @@ impl MoneyStack {
                 .arg("--jwt-secret")
                 .arg("money-tests-secret")
                 .arg("--rpc-url")
-                .arg(self.chain.rpc_url())
+                .arg(options.rpc_url.clone().unwrap_or_else(|| self.chain.rpc_url()))
                 .env("EMLEDGER_PLATFORM_KEY", self.platform_key())
                 .env("RUST_LOG", "info,sqlx=warn")
                 .env_remove("EMLEDGER_FAULT")
@@ -166,6 +170,7 @@ impl MoneyStack {
             if let Some(f) = &options.fault {
                 cmd.env("EMLEDGER_FAULT", f);
             }
+            cmd.envs(options.env.iter().map(|(k, v)| (k, v)));
             cmd.arg("--bank-inbox")
                 .arg(self.bank_dir.join("inbox"))
                 .arg("--bank-outbox")
@@ -204,7 +209,7 @@ impl MoneyStack {
             let config = emledger_api::ApiConfig {
                 listen: format!("127.0.0.1:{port}"),
                 jwt_secret: Some("money-tests-secret".into()),
-                rpc_url: Some(self.chain.rpc_url()),
+                rpc_url: Some(options.rpc_url.clone().unwrap_or_else(|| self.chain.rpc_url())),
                 platform_key: Some(self.platform_key()),
                 max_in_flight: options.max_in_flight.unwrap_or(32),
                 bank_reject_ibans: options.bank_reject_ibans.clone(),
