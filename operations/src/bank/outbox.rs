@@ -59,47 +59,38 @@ pub async fn run_once(platform: &Platform, config: &OutboxConfig) -> Result<Opti
     let file_id = Uuid::now_v7();
     let now = chrono::Utc::now();
     let message_id = format!("EML{}", file_id.simple()).chars().take(35).collect::<String>();
-    let transfers: Vec<pain001::CreditTransfer> = rows
-        .iter()
-        .map(|r| {
-            let minor: u128 = r.amount.parse().unwrap_or(0);
-            pain001::CreditTransfer {
-                instruction_id: r.id.simple().to_string(),
-                end_to_end_id: r.id.simple().to_string(),
-                amount: Decimal::from_i128_with_scale(minor as i128, decimals),
-                currency: "EUR".into(),
-                creditor_name: r.name.clone(),
-                creditor_iban: r.iban.clone(),
-                remittance: Some(r.concept.clone().unwrap_or_else(|| "Cash-out".into())),
-            }
-        })
-        .collect();
+    let initiation = |transfers: Vec<pain001::CreditTransfer>| pain001::Initiation {
+        message_id: message_id.clone(),
+        created_at: now,
+        initiating_party: config.account_name.clone(),
+        payment_info_id: message_id.clone(),
+        requested_execution_date: now.date_naive(),
+        debtor_name: config.account_name.clone(),
+        debtor_iban: config.account_iban.clone(),
+        debtor_bic: config.account_bic.clone(),
+        transfers,
+    };
     // a payout the bank could not take (refused by the pain.001 rules) is rejected
     // on its own, so that it never holds the others back
-    let mut refused: Vec<(Uuid, String)> = Vec::new();
-    let transfers: Vec<pain001::CreditTransfer> = transfers
-        .into_iter()
-        .filter(|t| {
-            let single = pain001::Initiation {
-                message_id: message_id.clone(),
-                created_at: now,
-                initiating_party: config.account_name.clone(),
-                payment_info_id: message_id.clone(),
-                requested_execution_date: now.date_naive(),
-                debtor_name: config.account_name.clone(),
-                debtor_iban: config.account_iban.clone(),
-                debtor_bic: config.account_bic.clone(),
-                transfers: vec![t.clone()],
-            };
-            match pain001::validate(&single) {
-                Ok(()) => true,
-                Err(e) => {
-                    refused.push((rows.iter().find(|r| r.id.simple().to_string() == t.end_to_end_id).map(|r| r.id).unwrap_or_default(), e.to_string()));
-                    false
-                }
+    let (mut sent, mut transfers, mut refused) = (Vec::new(), Vec::new(), Vec::new());
+    for r in &rows {
+        let transfer = pain001::CreditTransfer {
+            instruction_id: r.id.simple().to_string(),
+            end_to_end_id: r.id.simple().to_string(),
+            amount: Decimal::from_i128_with_scale(r.amount.parse::<i128>().unwrap_or(0), decimals),
+            currency: "EUR".into(),
+            creditor_name: r.name.clone(),
+            creditor_iban: r.iban.clone(),
+            remittance: Some(r.concept.clone().unwrap_or_else(|| "Cash-out".into())),
+        };
+        match pain001::validate(&initiation(vec![transfer.clone()])) {
+            Ok(()) => {
+                sent.push(r);
+                transfers.push(transfer);
             }
-        })
-        .collect();
+            Err(e) => refused.push((r.id, e.to_string())),
+        }
+    }
     for (id, why) in &refused {
         tracing::warn!(payout = %id, reason = %why, "a payout cannot be written as a SEPA credit transfer: rejected");
         sqlx::query("UPDATE payouts SET status = 'SENT', end_to_end_id = $2, updated_at = now() WHERE id = $1")
@@ -115,19 +106,8 @@ pub async fn run_once(platform: &Platform, config: &OutboxConfig) -> Result<Opti
         platform.stored();
         return Ok(None);
     }
-    let total: u128 = rows.iter().filter(|r| !refused.iter().any(|(id, _)| *id == r.id)).map(|r| r.amount.parse::<u128>().unwrap_or(0)).sum();
-    let sent: Vec<&Reserved> = rows.iter().filter(|r| !refused.iter().any(|(id, _)| *id == r.id)).collect();
-    let initiation = pain001::Initiation {
-        message_id: message_id.clone(),
-        created_at: now,
-        initiating_party: config.account_name.clone(),
-        payment_info_id: message_id.clone(),
-        requested_execution_date: now.date_naive(),
-        debtor_name: config.account_name.clone(),
-        debtor_iban: config.account_iban.clone(),
-        debtor_bic: config.account_bic.clone(),
-        transfers,
-    };
+    let total: u128 = sent.iter().map(|r| r.amount.parse::<u128>().unwrap_or(0)).sum();
+    let initiation = initiation(transfers);
     let xml = pain001::write(&initiation);
     let name = format!("pain001-{}-{}.xml", now.format("%Y%m%dT%H%M%S"), &file_id.simple().to_string()[24..]);
     sqlx::query(
