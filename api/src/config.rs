@@ -26,7 +26,9 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
 
     /// Public base URL prefixed to HAL links (e.g. `https://api.example.com`);
-    /// links are root-relative paths when absent.
+    /// links are root-relative paths when absent. Also where the card PSP sends the
+    /// customer and its notifications back (else the bound address): it must be an
+    /// absolute http(s) URL.
     #[arg(long, env = "EMLEDGER_API_PUBLIC_URL")]
     pub public_url: Option<String>,
 

@@ -179,6 +179,27 @@ pub async fn run(
     }
 }
 
+/// Records the token's ISO 4217 currency (`EmToken.currency()`) next to the
+/// cursor, where the API checks wallets' currencies against it. Whether it did;
+/// a node that does not answer is asked again later, and nothing waits for it.
+async fn record_currency(pool: &PgPool, provider: &DynProvider, target: &Target) -> bool {
+    let token = emledger_contracts::EmToken::new(target.contract, provider.clone());
+    let currency = match token.currency().call().await {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(error = %e, "cannot read the token's currency yet; wallets are in EUR until it is read");
+            return false;
+        }
+    };
+    match store::record_currency(pool, target, &currency).await {
+        Ok(()) => true,
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "cannot record the token's currency yet");
+            false
+        }
+    }
+}
+
 async fn run_once(
     pool: PgPool,
     provider: DynProvider,
@@ -197,6 +218,8 @@ async fn run_once(
     }
     info!("writer lock held; indexing");
     metrics.writer.store(1, Ordering::Relaxed);
+    let mut currency_recorded = false;
+    let mut currency_tried: Option<Instant> = None;
 
     let mut heads = HeadSignal::new(&config).await;
     let mut range = config.initial_range.max(1);
@@ -218,6 +241,10 @@ async fn run_once(
                 .ok_or_else(|| anyhow!("no deployment recorded for chain {} contract {}", target.chain_id, target.contract))?
         };
         metrics.cursor.store(cursor.block_number, Ordering::Relaxed);
+        if !currency_recorded && currency_tried.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+            currency_tried = Some(Instant::now());
+            currency_recorded = record_currency(&pool, &provider, &target).await;
+        }
         let chain_head = match provider.get_block_number().await {
             Ok(h) => h,
             Err(e) => {

@@ -100,6 +100,17 @@ pub async fn record_deployment(
     Ok(())
 }
 
+/// Records the token's ISO 4217 currency on its cursor row (a no-op when unchanged).
+pub async fn record_currency(pool: &sqlx::PgPool, target: &Target, currency: &str) -> anyhow::Result<()> {
+    sqlx::query("UPDATE chain_cursor SET currency = $3 WHERE chain_id = $1 AND contract = $2 AND currency IS DISTINCT FROM $3")
+        .bind(target.chain_id as i64)
+        .bind(target.contract_hex())
+        .bind(currency)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Holds named by `ids`, as the read model has them.
 pub async fn load_holds(
     conn: &mut PgConnection,

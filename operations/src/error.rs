@@ -7,6 +7,10 @@ pub enum Error {
     /// A field of the request is missing or invalid (`field` is its path in the body).
     #[error("invalid {field}: {reason}")]
     Invalid { field: String, reason: String },
+    /// A field of the request is refused for a reason with a code of its own
+    /// (`duplicate_external_id`): a 400 like [`Error::Invalid`], with that code.
+    #[error("{message}")]
+    Refused { code: &'static str, field: &'static str, message: String },
     /// The resource is unknown (or another tenant's: the two are indistinguishable).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -62,7 +66,7 @@ impl Error {
         match self {
             Error::Invalid { .. } => "invalid_request",
             Error::NotFound(_) | Error::ReferenceNotFound { .. } => "not_found",
-            Error::Conflict { code, .. } | Error::Unprocessable { code, .. } | Error::Unavailable { code, .. } => code,
+            Error::Refused { code, .. } | Error::Conflict { code, .. } | Error::Unprocessable { code, .. } | Error::Unavailable { code, .. } => code,
             Error::IdempotencyKeyReused => "idempotency_key_reused",
             Error::Internal(_) => "internal_error",
         }

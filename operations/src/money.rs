@@ -233,6 +233,7 @@ impl Party {
 }
 
 /// A PENDING movement to store (the indexer settles it by chain operation id, type and owner).
+/// A `BANK_ACCOUNT_CASHOUT` gets its `payer_name` from the owner's user.
 pub struct NewMovement {
     pub id: Uuid,
     pub client_id: Uuid,
@@ -256,8 +257,10 @@ pub async fn insert_movement(conn: &mut PgConnection, platform: &Platform, token
         "INSERT INTO movements (id, client_id, type, status, amount, concept, owner_address, owner_wallet_id,
                                 origin_wallet_id, target_wallet_id, origin_user_id, target_user_id, origin_dlt_address,
                                 target_dlt_address, wallet_id, user_id, dlt_network, operation_id, chain_operation_id,
-                                hold_operation_id, chain_id)
-         VALUES ($1, $2, $3, 'PENDING', $4::numeric, $5, $6, $7, $8, $9, $10, $11, $12, $13, $7, $14, $15, $16, $17, $18, $19)",
+                                hold_operation_id, chain_id, payer_name)
+         VALUES ($1, $2, $3, 'PENDING', $4::numeric, $5, $6, $7, $8, $9, $10, $11, $12, $13, $7, $14, $15, $16, $17, $18, $19,
+                 -- seed 003's payerName: the wallet holder's name, as it is when the cash-out is asked
+                 CASE WHEN $3 = 'BANK_ACCOUNT_CASHOUT' THEN (SELECT name FROM users WHERE id = $14) END)",
     )
     .bind(m.id)
     .bind(m.client_id)

@@ -25,6 +25,16 @@ pub struct ChainInfo {
     pub decimals: u32,
     /// (chain id, contract) of the followed token, when known.
     pub token: Option<(i64, String)>,
+    /// The token's ISO 4217 currency (`EmToken.currency()`), once the indexer has read it.
+    pub currency: Option<String>,
+}
+
+impl ChainInfo {
+    /// The currency every wallet of this token is in: the token's own, or `EUR`
+    /// (the deploy default) while the indexer has not read it yet.
+    pub fn wallet_currency(&self) -> &str {
+        self.currency.as_deref().unwrap_or("EUR")
+    }
 }
 
 struct Inner {
@@ -50,14 +60,19 @@ struct CursorRow {
     chain_id: i64,
     contract: String,
     decimals: i16,
+    currency: Option<String>,
 }
 
 async fn read_cursor(pool: &PgPool) -> anyhow::Result<Option<ChainInfo>> {
     let row: Option<CursorRow> =
-        sqlx::query_as("SELECT chain_id, contract, decimals FROM chain_cursor ORDER BY updated_at DESC LIMIT 1")
+        sqlx::query_as("SELECT chain_id, contract, decimals, currency FROM chain_cursor ORDER BY updated_at DESC LIMIT 1")
             .fetch_optional(pool)
             .await?;
-    Ok(row.map(|r| ChainInfo { decimals: r.decimals.clamp(0, 28) as u32, token: Some((r.chain_id, r.contract.to_ascii_lowercase())) }))
+    Ok(row.map(|r| ChainInfo {
+        decimals: r.decimals.clamp(0, 28) as u32,
+        token: Some((r.chain_id, r.contract.to_ascii_lowercase())),
+        currency: r.currency,
+    }))
 }
 
 impl Platform {
@@ -68,7 +83,7 @@ impl Platform {
             Some(c) => c,
             None => {
                 tracing::warn!("no chain_cursor row yet: assuming 2 token decimals until the indexer writes one");
-                ChainInfo { decimals: 2, token: None }
+                ChainInfo { decimals: 2, token: None, currency: None }
             }
         };
         Ok(Platform(Arc::new(Inner {
@@ -166,10 +181,12 @@ impl Platform {
         self.wake_submitter();
     }
 
-    /// The token facts; re-reads the cursor (at most every 5 s) while none was found.
+    /// The token facts; re-reads the cursor (at most every 5 s) while it lacks the
+    /// token or the token's currency.
     pub async fn chain(&self) -> ChainInfo {
-        let current = self.0.chain.read().map(|c| c.clone()).unwrap_or(ChainInfo { decimals: 2, token: None });
-        if current.token.is_some() {
+        let current = self.0.chain.read().map(|c| c.clone()).unwrap_or(ChainInfo { decimals: 2, token: None, currency: None });
+        // the token's currency comes later than the deployment (the indexer reads it)
+        if current.token.is_some() && current.currency.is_some() {
             return current;
         }
         let due = {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     error::unique_violation,
-    wallet::{duplicate_external_id, insert_wallet, NewWallet},
+    wallet::{duplicate_external_id, insert_wallet, wallet_currency, NewWallet},
     Command, Platform, Result,
 };
 
@@ -34,7 +34,7 @@ impl Command for CreateUser {
     type Output = UserCreated;
     const STORES_OPERATIONS: bool = false;
 
-    async fn execute(self, _: &Platform, conn: &mut PgConnection, client_id: Uuid) -> Result<UserCreated> {
+    async fn execute(self, platform: &Platform, conn: &mut PgConnection, client_id: Uuid) -> Result<UserCreated> {
         if let Some(ext) = &self.external_id {
             let dup: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE client_id = $1 AND external_id = $2")
                 .bind(client_id)
@@ -59,7 +59,9 @@ impl Command for CreateUser {
         .execute(&mut *conn)
         .await
         .map_err(|e| if unique_violation(&e).is_some() { duplicate_external_id("user") } else { e.into() })?;
-        insert_wallet(&mut *conn, client_id, id, NewWallet::default()).await?;
+        // the first wallet is in the token's currency
+        let currency = wallet_currency(&platform.chain().await, None)?;
+        insert_wallet(&mut *conn, client_id, id, NewWallet { currency: Some(currency), ..NewWallet::default() }).await?;
         Ok(UserCreated { client_id, user_id: id })
     }
 }

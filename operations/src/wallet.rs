@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{error::unique_violation, validate, Command, Error, Platform, Result};
+use crate::{error::unique_violation, validate, ChainInfo, Command, Error, Platform, Result};
 
 /// Most wallets a user may have (not counting unsubscribed ones).
 pub const MAX_WALLETS_PER_USER: i64 = 5;
@@ -59,12 +59,16 @@ pub struct NewWallet {
     pub wallet_type: &'static str,
     pub purpose: Option<String>,
     pub parent_wallet_id: Option<Uuid>,
+    /// ISO 4217; must be the token's ([`wallet_currency`]), which it is when absent.
     pub currency: Option<String>,
+    /// Seed 002's group id/name of the wallet holder (at most 64 characters).
+    pub group_id: Option<String>,
     pub metadata: Option<Map<String, Value>>,
 }
 
 /// Inserts a wallet for `user_id` (rules already checked by the caller), mapping
-/// uniqueness violations to 409s.
+/// uniqueness violations to their refusals (400 `duplicate_external_id`, 409
+/// `dlt_address_in_use`).
 pub async fn insert_wallet(conn: &mut PgConnection, client_id: Uuid, user_id: Uuid, w: NewWallet) -> Result<Uuid> {
     let id = Uuid::now_v7();
     let address = w.dlt_address.unwrap_or_else(validate::fresh_dlt_address);
@@ -84,7 +88,8 @@ pub async fn insert_wallet(conn: &mut PgConnection, client_id: Uuid, user_id: Uu
     }
     let res = sqlx::query(
         "INSERT INTO wallets (id, client_id, user_id, dlt_address, status, external_id, name, nickname, type, purpose, \
-         parent_wallet_id, currency, metadata) VALUES ($1, $2, $3, $4, 'READY', $5, $6, $7, $8, $9, $10, COALESCE($11, 'EUR'), $12)",
+         parent_wallet_id, currency, metadata, group_id) \
+         VALUES ($1, $2, $3, $4, 'READY', $5, $6, $7, $8, $9, $10, COALESCE($11, 'EUR'), $12, $13)",
     )
     .bind(id)
     .bind(client_id)
@@ -98,6 +103,7 @@ pub async fn insert_wallet(conn: &mut PgConnection, client_id: Uuid, user_id: Uu
     .bind(w.parent_wallet_id)
     .bind(&w.currency)
     .bind(Value::Object(w.metadata.unwrap_or_default()))
+    .bind(&w.group_id)
     .execute(&mut *conn)
     .await;
     match res {
@@ -121,13 +127,26 @@ impl Default for NewWallet {
             purpose: None,
             parent_wallet_id: None,
             currency: None,
+            group_id: None,
             metadata: None,
         }
     }
 }
 
+/// The currency of a new wallet: the token's, which is all the wallet can hold
+/// (seed 002's `currency` may name it, nothing else). 400 naming `currency` otherwise.
+pub fn wallet_currency(chain: &ChainInfo, requested: Option<String>) -> Result<String> {
+    let token = chain.wallet_currency();
+    match requested {
+        None => Ok(token.to_owned()),
+        Some(c) if c == token => Ok(c),
+        Some(c) => Err(Error::invalid("currency", format!("must be the token's currency, {token}; this platform's e-money cannot be held in {c}"))),
+    }
+}
+
+/// 400 `duplicate_external_id` (seed 001): the tenant already has a `what` with this `externalId`.
 pub fn duplicate_external_id(what: &str) -> Error {
-    Error::conflict("duplicate_external_id", format!("a {what} with this externalId already exists"))
+    Error::Refused { code: "duplicate_external_id", field: "externalId", message: format!("a {what} with this externalId already exists") }
 }
 
 /// Trims an optional text field; refuses empty, too long or control characters.
@@ -207,7 +226,8 @@ impl Command for CreateWallet {
     const STORES_OPERATIONS: bool = false;
 
     async fn execute(self, platform: &Platform, conn: &mut PgConnection, client_id: Uuid) -> Result<WalletCreated> {
-        let (user_id, new) = (self.user_id, self.wallet);
+        let (user_id, mut new) = (self.user_id, self.wallet);
+        new.currency = Some(wallet_currency(&platform.chain().await, new.currency.take())?);
         let user: Option<(String,)> = sqlx::query_as("SELECT status FROM users WHERE id = $1 AND client_id = $2 FOR UPDATE")
             .bind(user_id)
             .bind(client_id)
@@ -239,5 +259,24 @@ impl Command for CreateWallet {
         }
         let wallet_id = insert_wallet(conn, client_id, user_id, new).await?;
         Ok(WalletCreated { client_id, wallet_id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wallet_currency;
+    use crate::ChainInfo;
+
+    #[test]
+    fn a_wallet_is_in_the_token_currency() {
+        let cop = ChainInfo { decimals: 2, token: None, currency: Some("COP".into()) };
+        assert_eq!(wallet_currency(&cop, None).unwrap(), "COP");
+        assert_eq!(wallet_currency(&cop, Some("COP".into())).unwrap(), "COP");
+        let e = wallet_currency(&cop, Some("EUR".into())).unwrap_err();
+        assert!(matches!(&e, crate::Error::Invalid { field, reason } if field == "currency" && reason.contains("COP")), "{e:?}");
+        // not read from the contract yet: EUR, the deploy default
+        let unknown = ChainInfo { decimals: 2, token: None, currency: None };
+        assert_eq!(wallet_currency(&unknown, None).unwrap(), "EUR");
+        assert!(wallet_currency(&unknown, Some("COP".into())).is_err());
     }
 }

@@ -418,8 +418,10 @@ async fn users_create_get_admin_update() {
     let d = api.post("/api/v1/public/users", with("nickname", json!("x"))).await.err(400, "invalid_request").clone();
     assert_eq!(d["field"], "nickname");
 
-    // externalId unique per tenant
-    api.post("/api/v1/public/users", with("externalId", json!("crm-1"))).await.err(409, "duplicate_external_id");
+    // externalId unique per tenant: 400 duplicate_external_id (seed 001), also through the `external_id` alias
+    let d = api.post("/api/v1/public/users", with("externalId", json!("crm-1"))).await.err(400, "duplicate_external_id").clone();
+    assert_eq!(d["field"], "externalId");
+    api.post("/api/v1/public/users", with("external_id", json!("crm-1"))).await.err(400, "duplicate_external_id");
 
     // admin update: KYC level and status
     let p = api.patch(&format!("/api/v1/public/users/{uid}"), json!({"kycLevel": 2})).await.ok(200).clone();
@@ -453,7 +455,7 @@ async fn wallets_create_rules_and_superset() {
         )
         .await;
     let w = w.ok(201).clone();
-    for f in ["id", "walletId", "userId", "clientId", "clientAlias", "dltAddress", "dltNetwork", "iban", "status", "balance", "availableBalance", "heldBalance", "currency", "type", "purpose", "name", "nickname", "externalId", "parentWalletId", "metadata", "createdAt", "updatedAt"] {
+    for f in ["id", "walletId", "userId", "clientId", "clientAlias", "dltAddress", "dltNetwork", "iban", "status", "balance", "availableBalance", "heldBalance", "currency", "type", "purpose", "name", "nickname", "externalId", "parentWalletId", "groupId", "allowNegative", "metadata", "createdAt", "updatedAt"] {
         assert!(w.get(f).is_some(), "wallet field {f}: {w}");
     }
     assert_eq!(w["dltAddress"], "0x485de9f4580ededb5b16a84028e4bac64434c36d");
@@ -472,8 +474,9 @@ async fn wallets_create_rules_and_superset() {
     assert_eq!(d["currency"], "EUR");
     assert_ne!(d["dltAddress"], w["dltAddress"]);
 
-    // uniqueness
-    api.post("/api/v1/public/wallets", json!({"userId": uid, "externalId": "w-1"})).await.err(409, "duplicate_external_id");
+    // uniqueness (seed 001: 400 duplicate_external_id)
+    let e = api.post("/api/v1/public/wallets", json!({"userId": uid, "externalId": "w-1"})).await.err(400, "duplicate_external_id").clone();
+    assert_eq!(e["field"], "externalId");
     api.post("/api/v1/public/wallets", json!({"userId": uid, "dltAddress": "0x485de9f4580ededb5b16a84028e4bac64434c36d"})).await.err(409, "dlt_address_in_use");
 
     // validation
@@ -481,6 +484,10 @@ async fn wallets_create_rules_and_superset() {
         ("type", json!("checking")),
         ("currency", json!("EURO")),
         ("currency", json!("XYZ")),
+        ("currency", json!("COP")),
+        ("groupId", json!("g".repeat(65))),
+        ("groupId", json!("")),
+        ("allowNegative", json!(true)),
         ("dltAddress", json!("0x1234")),
         ("metadata", json!([1, 2])),
         ("metadata", json!("x")),
@@ -834,16 +841,21 @@ async fn movements_get_list_filters() {
     let (uid2, wid2, addr2) = api.user_with_wallet(2).await;
     let t_out = api.insert_movement(&addr, "TRANSFER_OUT", "SUCCESS", 1000, "2020-02-28T10:00:00Z", Some(&addr), Some(&addr2)).await;
     api.insert_movement(&addr2, "TRANSFER_IN", "SUCCESS", 1000, "2020-02-28T10:00:00Z", Some(&addr), Some(&addr2)).await;
-    let cash = api.insert_movement(&addr, "CARD_CASHIN", "PENDING", 5000, "2020-02-28T12:00:00Z", None, None).await;
+    // as the indexer stores a mint: the wallet as target (not shown: seed 003 leaves it empty)
+    let cash = api.insert_movement(&addr, "CARD_CASHIN", "PENDING", 5000, "2020-02-28T12:00:00Z", None, Some(&addr)).await;
     let lock = api.insert_movement(&addr, "LOCK", "SUCCESS", 150, "2020-02-28T14:00:00Z", None, None).await;
-    let err = api.insert_movement(&addr, "BANK_ACCOUNT_CASHOUT", "ERROR", 1, "2020-02-29T00:00:00Z", None, None).await;
+    let err = api.insert_movement(&addr, "BANK_ACCOUNT_CASHOUT", "ERROR", 1, "2020-02-29T00:00:00Z", Some(&addr), None).await;
     // same instant: tie broken by id
     let tie_a = api.insert_movement(&addr, "RELEASE", "SUCCESS", 7, "2020-03-01T00:00:00Z", None, None).await;
     let tie_b = api.insert_movement(&addr, "RELEASE", "SUCCESS", 7, "2020-03-01T00:00:00Z", None, None).await;
 
     let m = api.get(&format!("/api/v1/public/wallets/{wid}/movements/{t_out}")).await.ok(200).clone();
-    for f in ["id", "originUserId", "targetUserId", "userId", "amount", "clientId", "concept", "createdAt", "originDltAddress", "targetDltAddress", "originWalletId", "targetWalletId", "walletId", "dltNetwork", "status", "type", "updatedAt", "scheduledOperationId"] {
+    for f in ["id", "originUserId", "targetUserId", "userId", "payerName", "amount", "clientId", "concept", "createdAt", "originDltAddress", "targetDltAddress", "originWalletId", "targetWalletId", "walletId", "dltNetwork", "status", "type", "updatedAt", "scheduledOperationId"] {
         assert!(m.get(f).is_some(), "movement field {f}: {m}");
+    }
+    // seed 003: a transfer fills its counterparts, not userId/walletId/payerName
+    for f in ["userId", "walletId", "payerName"] {
+        assert!(m[f].is_null(), "{f} of a TRANSFER_OUT: {m}");
     }
     assert_eq!(m["amount"], "10.00");
     assert_eq!(m["type"], "TRANSFER_OUT");
@@ -854,6 +866,15 @@ async fn movements_get_list_filters() {
     assert_eq!(m["clientId"], api.client_id.to_string());
     assert_eq!(s(&m["_links"]["targetWallet"]["href"]), format!("/api/v1/public/wallets/{wid2}"));
     assert_eq!(m["createdAt"], "2020-02-28T10:00:00Z");
+    // any other type: userId/walletId, no counterparts; payerName for a cash-out only (the holder's name)
+    for (id, payer) in [(cash, None), (lock, None), (err, Some("User 1")), (tie_a, None)] {
+        let m = api.get(&format!("/api/v1/public/wallets/{wid}/movements/{id}")).await.ok(200).clone();
+        assert_eq!((m["walletId"].as_str(), m["userId"].as_str()), (Some(wid.as_str()), Some(uid.as_str())), "{m}");
+        assert_eq!(m["payerName"].as_str(), payer, "{m}");
+        for f in ["originUserId", "targetUserId", "originDltAddress", "targetDltAddress", "originWalletId", "targetWalletId"] {
+            assert!(m[f].is_null(), "{f} of a {}: {m}", m["type"]);
+        }
+    }
     // not this wallet's movement
     let other = api.get(&format!("/api/v1/public/wallets/{wid2}/movements/{t_out}")).await;
     other.err(404, "not_found");

@@ -58,7 +58,7 @@ async fn transfers_cash_ins_and_idempotency() -> anyhow::Result<()> {
             json!({"amount": "7", "succcessUrl": "https://client.example/ok", "rejectUrl": "https://client.example/ko"}),
         )
         .await
-        .ok(201)
+        .ok(202)
         .clone();
     let (_, back) = st.psp_page(&s(&rejected, "paymentUrl"), "decline").await;
     let r = st.http.get(&back).send().await?;

@@ -65,7 +65,8 @@ pub struct CardCashInStarted {
     #[schema(value_type = String, example = "1000.00")]
     pub amount: String,
     /// The PSP's hosted payment page for this order (Ogone e-Commerce parameters
-    /// and their SHA-IN signature).
+    /// and their SHA-IN signature): always an absolute `http(s)` URL, to open as is.
+    #[schema(example = "https://ogone.test.v-psp.com/ncol/test/orderstandard_utf8.asp?PSPID=…&SHASIGN=…")]
     pub payment_url: String,
     /// The mint operation's id (it exists once the payment is made).
     pub api_operation_id: Uuid,
@@ -98,9 +99,11 @@ pub fn router(ctx: &ApiContext) -> Router<ApiContext> {
 }
 
 /// Start a card cash-in: a PENDING CARD_CASHIN movement and the payment page URL.
+/// Accepted (202) like every money request: nothing is minted until the PSP's
+/// signed feedback says the card was charged.
 #[utoipa::path(post, path = "/api/v1/public/wallets/{walletId}/cards/cashIns", tag = "money", request_body = CardCashIn,
     params(("walletId" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = CardCashInStarted), (status = 400, body = super::error::ErrorEnvelope),
+    responses((status = 202, body = CardCashInStarted), (status = 400, body = super::error::ErrorEnvelope),
         (status = 404, body = super::error::ErrorEnvelope),
         (status = 409, description = "`wallet_not_ready`, or `psp_not_configured` when the platform has no card PSP", body = super::error::ErrorEnvelope),
         (status = 422, description = "`idempotency_key_reused`", body = super::error::ErrorEnvelope)),
@@ -138,7 +141,7 @@ impl Render for Started {
             payment_url: self.payment_url,
             api_operation_id: self.operation_id,
         };
-        Ok((StatusCode::CREATED, money::to_value(&body)?))
+        Ok((StatusCode::ACCEPTED, money::to_value(&body)?))
     }
 }
 

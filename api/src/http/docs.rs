@@ -2,10 +2,11 @@
 //! `/openapi.json`, and Swagger UI at `/docs`.
 //!
 //! Error codes (`error.code`): `invalid_request` (400, `details.field` names the
-//! offending field, `details.in` where it was), `malformed_json` (400),
+//! offending field, `details.in` where it was), `duplicate_external_id` (400,
+//! seed 001, `details.field` = `externalId`), `malformed_json` (400),
 //! `unauthorized` (401), `forbidden` (403, `details.requiredScope`), `not_found`
 //! (404: unknown or another tenant's — indistinguishable), `method_not_allowed`
-//! (405), `duplicate_external_id`, `dlt_address_in_use`, `wallet_limit_reached`,
+//! (405), `dlt_address_in_use`, `wallet_limit_reached`,
 //! `user_not_activated`, `user_unsubscribed`, `wallet_not_ready`,
 //! `kyc_level_too_low`, `iban_already_assigned`, `wallet_unsubscribed`,
 //! `wallet_has_funds`, `wallet_has_open_holds`, `favourite_limit_reached`,

@@ -45,6 +45,9 @@ pub enum Error {
     /// 400 `invalid_request`: a field is missing, of the wrong type or invalid.
     #[error("invalid {field}: {reason}")]
     Invalid { field: String, location: Location, reason: String },
+    /// 400 with a specific code naming a body field (`duplicate_external_id`).
+    #[error("{message}")]
+    Refused { code: &'static str, field: &'static str, message: String },
     /// 400 `malformed_json`: the body is not JSON at all.
     #[error("the request body is not valid JSON: {reason}")]
     MalformedJson { reason: String, line: usize, column: usize },
@@ -102,6 +105,7 @@ impl From<emledger_operations::Error> for Error {
         use emledger_operations::Error as D;
         match e {
             D::Invalid { field, reason } => Error::Invalid { field, location: Location::Body, reason },
+            D::Refused { code, field, message } => Error::Refused { code, field, message },
             D::NotFound(resource) => Error::NotFound(resource),
             D::ReferenceNotFound { resource, field } => Error::ReferenceNotFound { resource, field },
             D::Conflict { code, message } => Error::Conflict { code, message },
@@ -133,7 +137,7 @@ impl Error {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::Invalid { .. } | Error::MalformedJson { .. } => StatusCode::BAD_REQUEST,
+            Error::Invalid { .. } | Error::Refused { .. } | Error::MalformedJson { .. } => StatusCode::BAD_REQUEST,
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) | Error::ReferenceNotFound { .. } => StatusCode::NOT_FOUND,
@@ -157,7 +161,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) | Error::ReferenceNotFound { .. } => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
-            Error::Conflict { code, .. } => code,
+            Error::Refused { code, .. } | Error::Conflict { code, .. } => code,
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::IdempotencyKeyReused => "idempotency_key_reused",
@@ -170,6 +174,7 @@ impl Error {
     fn details(&self) -> Value {
         match self {
             Error::Invalid { field, location, reason } => json!({ "field": field, "in": location, "reason": reason }),
+            Error::Refused { field, message, .. } => json!({ "field": field, "in": Location::Body, "reason": message }),
             Error::MalformedJson { line, column, .. } => json!({ "line": line, "column": column }),
             Error::Forbidden(scope) => json!({ "requiredScope": scope.as_str() }),
             Error::NotFound(resource) => json!({ "resource": resource }),

@@ -87,7 +87,7 @@ impl ApiContext {
             None => None,
         };
         let platform = Platform::new(pool, config.dlt_network.clone(), signer, config.clock.clone()).await?;
-        let simulator = psp_setup::configure(&config, &platform, base_url.trim_end_matches('/'))?;
+        let simulator = psp_setup::configure(&config, &platform, &psp_setup::absolute_base(base_url)?)?;
         Ok(Self(Arc::new(Inner { platform, config, jwt_key, simulator })))
     }
 

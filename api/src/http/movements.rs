@@ -3,6 +3,14 @@
 //! or `yyyy-MM-dd HH:mm:ss` UTC, offsets honoured), `status` and `type` filters.
 //! Wallet and user ids are linked at read time by joining the tenant's wallets on
 //! the addresses.
+//!
+//! Which fields a movement fills depends on its type, as seed 003's table says:
+//! `TRANSFER_IN`/`TRANSFER_OUT` fill the counterpart fields (`origin*`,
+//! `target*`: user ids, wallet ids, DLT addresses) and leave `userId`/`walletId`
+//! empty; every other type (`CARD_CASHIN`, `BANK_ACCOUNT_CASHIN`,
+//! `BANK_ACCOUNT_CASHOUT`, `LOCK`, `RELEASE`) fills `userId`/`walletId` and
+//! leaves the counterpart fields empty; `payerName` is filled for
+//! `BANK_ACCOUNT_CASHOUT` only. Empty is JSON `null`: every field is always present.
 
 use axum::{extract::State, routing::get, Json, Router};
 use chrono::{DateTime, Utc};
@@ -40,6 +48,8 @@ pub struct MovementLinks {
 }
 
 /// A movement (seed 003). `amount` is a decimal string with the token's decimals.
+/// Per type, either the counterpart fields (`origin*`/`target*`, transfers) or
+/// `userId`/`walletId` (every other type) are filled; the others are `null`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MovementView {
@@ -55,14 +65,26 @@ pub struct MovementView {
     pub amount: Decimal,
     pub concept: Option<String>,
     pub client_id: Uuid,
-    /// The wallet whose movement this is.
-    pub wallet_id: Uuid,
-    pub user_id: Uuid,
+    /// The wallet whose movement this is, when the type is not `TRANSFER_IN` or
+    /// `TRANSFER_OUT`; `null` for those two.
+    pub wallet_id: Option<Uuid>,
+    /// The user of that wallet, when the type is not `TRANSFER_IN` or `TRANSFER_OUT`; `null` for those two.
+    pub user_id: Option<Uuid>,
+    /// The payer's name (the wallet holder's) when the type is `BANK_ACCOUNT_CASHOUT`; `null` otherwise.
+    pub payer_name: Option<String>,
+    /// The sender's wallet for `TRANSFER_IN`/`TRANSFER_OUT` (when it is one of the
+    /// tenant's wallets); `null` for any other type.
     pub origin_wallet_id: Option<Uuid>,
+    /// The receiver's wallet for `TRANSFER_IN`/`TRANSFER_OUT` (when it is one of the
+    /// tenant's wallets); `null` for any other type.
     pub target_wallet_id: Option<Uuid>,
+    /// The sender's user for `TRANSFER_IN`/`TRANSFER_OUT` (when the tenant's); `null` for any other type.
     pub origin_user_id: Option<Uuid>,
+    /// The receiver's user for `TRANSFER_IN`/`TRANSFER_OUT` (when the tenant's); `null` for any other type.
     pub target_user_id: Option<Uuid>,
+    /// The sender's DLT address for `TRANSFER_IN`/`TRANSFER_OUT`; `null` for any other type.
     pub origin_dlt_address: Option<String>,
+    /// The receiver's DLT address for `TRANSFER_IN`/`TRANSFER_OUT`; `null` for any other type.
     pub target_dlt_address: Option<String>,
     pub dlt_network: String,
     pub scheduled_operation_id: Option<Uuid>,
@@ -81,6 +103,7 @@ struct MovementRow {
     concept: Option<String>,
     origin_dlt_address: Option<String>,
     target_dlt_address: Option<String>,
+    payer_name: Option<String>,
     dlt_network: String,
     scheduled_operation_id: Option<Uuid>,
     tx_hash: Option<String>,
@@ -97,14 +120,20 @@ impl MovementRow {
     fn view(self, ctx: &ApiContext, client_id: Uuid, wallet: &WalletFacts, decimals: u32) -> MovementView {
         let w = |id: Uuid| Link::new(ctx, format!("/api/v1/public/wallets/{id}"));
         let u = |id: Uuid| Link::new(ctx, format!("/api/v1/public/users/{id}"));
+        // seed 003's table: counterparts for transfers, the wallet and its user for the rest
+        let kind = self.movement_type.parse::<MovementType>().ok();
+        let transfer = matches!(kind, Some(MovementType::TRANSFER_IN | MovementType::TRANSFER_OUT));
+        let counterpart = |v: Option<Uuid>| v.filter(|_| transfer);
+        let (origin_wallet_id, target_wallet_id) = (counterpart(self.origin_wallet_id), counterpart(self.target_wallet_id));
+        let (origin_user_id, target_user_id) = (counterpart(self.origin_user_id), counterpart(self.target_user_id));
         MovementView {
             links: MovementLinks {
                 self_: Link::new(ctx, format!("/api/v1/public/wallets/{}/movements/{}", wallet.id, self.id)),
                 wallet: w(wallet.id),
-                origin_wallet: self.origin_wallet_id.map(w),
-                target_wallet: self.target_wallet_id.map(w),
-                origin_user: self.origin_user_id.map(u),
-                target_user: self.target_user_id.map(u),
+                origin_wallet: origin_wallet_id.map(w),
+                target_wallet: target_wallet_id.map(w),
+                origin_user: origin_user_id.map(u),
+                target_user: target_user_id.map(u),
             },
             id: self.id,
             movement_type: self.movement_type,
@@ -112,14 +141,15 @@ impl MovementRow {
             amount: emledger_ledger::amount::minor_to_decimal(self.amount, decimals),
             concept: self.concept,
             client_id,
-            wallet_id: wallet.id,
-            user_id: wallet.user_id,
-            origin_wallet_id: self.origin_wallet_id,
-            target_wallet_id: self.target_wallet_id,
-            origin_user_id: self.origin_user_id,
-            target_user_id: self.target_user_id,
-            origin_dlt_address: self.origin_dlt_address,
-            target_dlt_address: self.target_dlt_address,
+            wallet_id: (!transfer).then_some(wallet.id),
+            user_id: (!transfer).then_some(wallet.user_id),
+            payer_name: self.payer_name.filter(|_| kind == Some(MovementType::BANK_ACCOUNT_CASHOUT)),
+            origin_wallet_id,
+            target_wallet_id,
+            origin_user_id,
+            target_user_id,
+            origin_dlt_address: self.origin_dlt_address.filter(|_| transfer),
+            target_dlt_address: self.target_dlt_address.filter(|_| transfer),
             dlt_network: self.dlt_network,
             scheduled_operation_id: self.scheduled_operation_id,
             tx_hash: self.tx_hash,
@@ -133,6 +163,8 @@ impl MovementRow {
 fn push_select<'a>(qb: &mut QueryBuilder<'a, Postgres>, client_id: Uuid) {
     qb.push(
         "SELECT m.id, m.type AS movement_type, m.status, m.amount, m.concept, m.origin_dlt_address, m.target_dlt_address, \
+         CASE WHEN m.type = 'BANK_ACCOUNT_CASHOUT' THEN COALESCE(m.payer_name, \
+           (SELECT pu.name FROM wallets pw JOIN users pu ON pu.id = pw.user_id WHERE pw.dlt_address = m.owner_address)) END AS payer_name, \
          m.dlt_network, m.scheduled_operation_id, m.tx_hash, m.block_number, m.created_at, m.updated_at, \
          o.id AS origin_wallet_id, o.user_id AS origin_user_id, t.id AS target_wallet_id, t.user_id AS target_user_id \
          FROM movements m \

@@ -35,6 +35,24 @@ fn simulator_secret(config: &ApiConfig, given: &Option<String>, label: &str) -> 
     }
 }
 
+/// The absolute base URL the PSP sends the customer and its notifications back
+/// to, and the simulator's page lives under: `--public-url`, else the bound
+/// address (an unspecified one, `0.0.0.0` or `::`, as loopback). A card cash-in's
+/// `paymentUrl` is built on it, so it must be an absolute `http(s)` URL.
+pub fn absolute_base(base_url: &str) -> anyhow::Result<String> {
+    let mut url = url::Url::parse(base_url.trim())
+        .map_err(|e| anyhow::anyhow!("the API's base URL {base_url:?} is not an absolute URL ({e}); give --public-url like https://api.example.com"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        bail!("the API's base URL {base_url:?} must be an absolute http(s) URL with a host (--public-url)");
+    }
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) if ip.is_unspecified() => url.set_host(Some("127.0.0.1"))?,
+        Some(url::Host::Ipv6(ip)) if ip.is_unspecified() => url.set_host(Some("[::1]"))?,
+        _ => {}
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
 /// Sets the platform's PSP; returns the simulator when it is the one.
 pub fn configure(config: &ApiConfig, platform: &Platform, base_url: &str) -> anyhow::Result<Option<Arc<Simulator>>> {
     let hash: HashAlgorithm = config.psp_hash.parse().map_err(anyhow::Error::msg).context("--psp-hash")?;
@@ -76,5 +94,21 @@ pub fn configure(config: &ApiConfig, platform: &Platform, base_url: &str) -> any
             Ok(None)
         }
         _ => bail!("a card PSP needs all of --psp-pspid, --psp-sha-in and --psp-sha-out (or --psp-simulator)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute_base;
+
+    #[test]
+    fn the_base_url_is_absolute_and_reachable() {
+        assert_eq!(absolute_base("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(absolute_base("http://0.0.0.0:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(absolute_base("http://[::]:8080").unwrap(), "http://[::1]:8080");
+        assert_eq!(absolute_base("https://api.example.com/base/").unwrap(), "https://api.example.com/base");
+        for bad in ["api.example.com", "/relative", "ftp://x.example", "", "localhost:8080"] {
+            assert!(absolute_base(bad).is_err(), "{bad}");
+        }
     }
 }

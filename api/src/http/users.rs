@@ -151,7 +151,9 @@ pub struct CreateUser {
     /// ISO 3166-1 alpha-2.
     pub country: String,
     pub email: Option<String>,
-    /// Unique per tenant.
+    /// Unique per tenant (a second user with it: 400 `duplicate_external_id`).
+    /// `external_id` (seed 001) is accepted too.
+    #[serde(alias = "external_id")]
     pub external_id: Option<String>,
     /// Same as the `Idempotency-Key` header.
     pub idempotency_key: Option<String>,
@@ -160,8 +162,8 @@ pub struct CreateUser {
 /// Create a user; its first wallet is created with it (fresh address, key discarded).
 #[utoipa::path(post, path = "/api/v1/public/users", tag = "users", request_body = CreateUser,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = UserView), (status = 400, body = super::error::ErrorEnvelope),
-        (status = 409, description = "`duplicate_external_id`", body = super::error::ErrorEnvelope),
+    responses((status = 201, body = UserView),
+        (status = 400, description = "`invalid_request` naming the field, or `duplicate_external_id`", body = super::error::ErrorEnvelope),
         (status = 422, description = "`idempotency_key_reused`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn create_user(

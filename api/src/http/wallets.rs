@@ -99,6 +99,7 @@ pub struct WalletView {
     pub available_balance: Decimal,
     #[schema(value_type = String, example = "2.00")]
     pub held_balance: Decimal,
+    /// ISO 4217: always the token's currency.
     pub currency: String,
     #[serde(rename = "type")]
     pub wallet_type: String,
@@ -107,6 +108,11 @@ pub struct WalletView {
     pub nickname: Option<String>,
     pub external_id: Option<String>,
     pub parent_wallet_id: Option<Uuid>,
+    /// Seed 002: the group id/name the wallet holder belongs to.
+    pub group_id: Option<String>,
+    /// Seed 004: whether the balance may go below zero. Always `false`: e-money
+    /// wallets never go negative (the contract refuses it).
+    pub allow_negative: bool,
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -129,6 +135,7 @@ pub struct WalletRow {
     pub purpose: Option<String>,
     pub parent_wallet_id: Option<Uuid>,
     pub currency: String,
+    pub group_id: Option<String>,
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -165,6 +172,8 @@ impl WalletRow {
             nickname: self.nickname,
             external_id: self.external_id,
             parent_wallet_id: self.parent_wallet_id,
+            group_id: self.group_id,
+            allow_negative: false,
             metadata: self.metadata,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -177,7 +186,7 @@ pub fn push_wallet_select<'a>(qb: &mut QueryBuilder<'a, Postgres>, chain: &'a Ch
     qb.push(
         "SELECT w.id, w.client_id, c.alias AS client_alias, c.dlt_network, w.user_id, w.dlt_address, w.iban, \
          w.status, w.external_id, w.name, w.nickname, w.type AS wallet_type, w.purpose, w.parent_wallet_id, \
-         w.currency, w.metadata, w.created_at, w.updated_at, \
+         w.currency, w.group_id, w.metadata, w.created_at, w.updated_at, \
          COALESCE(b.gross, 0)::NUMERIC AS gross, COALESCE(b.held, 0)::NUMERIC AS held \
          FROM wallets w JOIN clients c ON c.id = w.client_id \
          LEFT JOIN LATERAL (SELECT sum(bb.gross) AS gross, sum(bb.held) AS held FROM balances bb WHERE bb.address = w.dlt_address",
@@ -245,9 +254,10 @@ const WALLET_SORT: &[SortField] = &[
     ("availableBalance", "(COALESCE(b.gross, 0) - COALESCE(b.held, 0))"),
 ];
 
-/// List the tenant's wallets, paged; `userId`, `status`, `externalId` filter.
+/// List the tenant's wallets, paged; `userId`, `status`, `externalId`, `groupId` filter.
 #[utoipa::path(get, path = "/api/v1/public/wallets", tag = "wallets",
     params(("userId" = Option<Uuid>, Query), ("status" = Option<String>, Query), ("externalId" = Option<String>, Query),
+        ("groupId" = Option<String>, Query, description = "wallets of this group (seed 002)"),
         ("page" = Option<u32>, Query), ("size" = Option<u32>, Query, description = "1..=2000, default 20"),
         ("sort" = Option<Vec<String>>, Query, description = "`field,asc|desc`, repeatable; fields: createdAt, updatedAt, status, userId, dltAddress, externalId, name, type, balance, heldBalance, availableBalance")),
     responses((status = 200, body = WalletPage), (status = 400, body = super::error::ErrorEnvelope), (status = 404, description = "unknown userId", body = super::error::ErrorEnvelope)),
@@ -264,6 +274,10 @@ pub async fn list_wallets(auth: Auth<Read>, State(ctx): State<ApiContext>, q: Qu
     let external_id = q.one("externalId")?.map(str::to_owned);
     if external_id.as_deref().is_some_and(|e| e.chars().any(char::is_control) || e.len() > 400) {
         return Err(Error::invalid_query("externalId", "must not contain control characters"));
+    }
+    let group_id = q.one("groupId")?.map(str::to_owned);
+    if group_id.as_deref().is_some_and(|g| g.chars().any(char::is_control) || g.chars().count() > 64) {
+        return Err(Error::invalid_query("groupId", "must be at most 64 characters, without control characters"));
     }
     let mut conn = ctx.pool().acquire().await?;
     if let Some(u) = user_id {
@@ -283,6 +297,9 @@ pub async fn list_wallets(auth: Auth<Read>, State(ctx): State<ApiContext>, q: Qu
         }
         if let Some(e) = external_id.clone() {
             qb.push(" AND w.external_id = ").push_bind(e);
+        }
+        if let Some(g) = group_id.clone() {
+            qb.push(" AND w.group_id = ").push_bind(g);
         }
     };
     let mut count = QueryBuilder::new("SELECT count(*) FROM wallets w");
@@ -305,6 +322,9 @@ pub async fn list_wallets(auth: Auth<Read>, State(ctx): State<ApiContext>, q: Qu
     if let Some(e) = &external_id {
         kept.push(("externalId", e.clone()));
     }
+    if let Some(g) = &group_id {
+        kept.push(("groupId", g.clone()));
+    }
     let (links, meta) = page.envelope(&ctx, "/api/v1/public/wallets", &kept, total);
     Ok(Json(WalletPage {
         links,
@@ -321,7 +341,9 @@ pub struct CreateWallet {
     pub user_id: Uuid,
     /// Existing address to use; when absent a fresh one is generated and its key discarded.
     pub dlt_address: Option<String>,
-    /// Unique per tenant.
+    /// Unique per tenant (a second wallet with it: 400 `duplicate_external_id`).
+    /// `external_id` (seed 001) is accepted too.
+    #[serde(alias = "external_id")]
     pub external_id: Option<String>,
     pub name: Option<String>,
     pub nickname: Option<String>,
@@ -331,8 +353,13 @@ pub struct CreateWallet {
     pub purpose: Option<String>,
     /// A wallet of the same tenant.
     pub parent_wallet_id: Option<Uuid>,
-    /// ISO 4217; `EUR` by default.
+    /// ISO 4217; it must be the token's currency (the default): a wallet can hold
+    /// nothing else.
     pub currency: Option<String>,
+    /// Seed 002: the group id/name the wallet holder belongs to (at most 64 characters).
+    pub group_id: Option<String>,
+    /// Seed 004: only `false` is accepted (e-money wallets never go negative).
+    pub allow_negative: Option<bool>,
     /// Free-form object (at most 16 KiB as JSON).
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
@@ -344,9 +371,10 @@ pub struct CreateWallet {
 #[utoipa::path(post, path = "/api/v1/public/wallets", tag = "wallets", request_body = CreateWallet,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = WalletView),
-        (status = 400, body = super::error::ErrorEnvelope),
+        (status = 400, description = "`invalid_request` (naming the field: e.g. a `currency` other than the token's, `allowNegative: true`), \
+            `duplicate_external_id` (the tenant has a wallet with this `externalId`)", body = super::error::ErrorEnvelope),
         (status = 404, description = "userId / parentWalletId unknown", body = super::error::ErrorEnvelope),
-        (status = 409, description = "`user_not_activated`, `wallet_limit_reached`, `duplicate_external_id`, `dlt_address_in_use`", body = super::error::ErrorEnvelope),
+        (status = 409, description = "`user_not_activated`, `wallet_limit_reached`, `dlt_address_in_use`", body = super::error::ErrorEnvelope),
         (status = 422, description = "`idempotency_key_reused`", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn create_wallet(
@@ -358,6 +386,9 @@ pub async fn create_wallet(
     let raw = body.raw;
     let b = body.value;
     let key = idempotency::key(&headers, b.idempotency_key.as_deref())?;
+    if b.allow_negative == Some(true) {
+        return Err(Error::invalid("allowNegative", "must be false: e-money wallets never go negative"));
+    }
     let new = NewWallet {
         dlt_address: b.dlt_address.as_deref().map(validate::dlt_address).transpose().map_err(|r| Error::invalid("dltAddress", r))?,
         external_id: text("externalId", b.external_id, 100)?,
@@ -367,6 +398,7 @@ pub async fn create_wallet(
         purpose: text("purpose", b.purpose, 200)?,
         parent_wallet_id: b.parent_wallet_id,
         currency: b.currency.as_deref().map(validate::currency).transpose().map_err(|r| Error::invalid("currency", r))?,
+        group_id: text("groupId", b.group_id, 64)?,
         metadata: b.metadata,
     };
     if let Some(m) = &new.metadata {

@@ -367,14 +367,14 @@ impl MoneyStack {
         (u["walletId"].as_str().unwrap().to_owned(), u["dltAddress"].as_str().unwrap().to_owned())
     }
 
-    /// Starts a card cash-in; returns its answer (movementId, paymentUrl, …).
+    /// Starts a card cash-in (202 Accepted); returns its answer (movementId, paymentUrl, …).
     pub async fn start_card_cash_in(&self, wallet: &str, amount: &str) -> Value {
         self.post(
             &format!("/api/v1/public/wallets/{wallet}/cards/cashIns"),
             json!({"amount": amount, "successUrl": "https://client.example/ok", "rejectUrl": "https://client.example/ko"}),
         )
         .await
-        .ok(201)
+        .ok(202)
         .clone()
     }
 
