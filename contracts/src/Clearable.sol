@@ -18,10 +18,18 @@ import {IClearable} from "./IClearable.sol";
 /// - cancel:  HoldReleased(status 4 ReleasedByNotary), ClearableTransferCancelled
 /// Rejection and cancellation both release the hold as its notary (this contract) on behalf of
 /// the clearing process; the clearable event says which one happened.
-/// The `orderer` of every clearable event is the recorded orderer of the transfer (not the
-/// clearing agent calling). The backing hold cannot be executed, released or renewed through the
-/// plain hold functions, and every clearable path also checks the hold's status, so the hold
-/// resolves exactly once.
+/// As in the reference, the `orderer` of {ClearableTransferOrdered} is who ordered the transfer,
+/// and the `orderer` of the later clearable events is the caller of that step: the clearing agent
+/// for InProcess/Executed/Rejected, the canceller for Cancelled. The backing hold cannot be
+/// executed, released or renewed through the plain hold functions, and every clearable path also
+/// checks the hold's status, so the hold resolves exactly once.
+///
+/// Event names, parameter names and order, indexed flags and revert reason strings are the
+/// reference's (clearable-token at d2def55), checked in `test/Conformance.t.sol`. Where this
+/// contract does more than the reference: the hold events above accompany the clearable ones
+/// (the reference's clearable paths emit none), the backing hold's notary is this contract (the
+/// clearing agents are a role, not one address), the orderer as well as the payer may cancel
+/// (EIP-2018: the orderer cancels its own orders), and the status checks of improvement 1.
 ///
 /// Pausing: ordering, processing and executing are refused while paused; rejecting and
 /// cancelling stay possible (they only give the funds back to the payer).
@@ -54,7 +62,8 @@ abstract contract Clearable is Holdable, IClearable {
         bytes32 key = _holdKey(operationId);
         Hold storage h = _holds[key];
         address caller = _msgSender();
-        require(caller == h.origin || caller == h.issuer, "Can only be cancelled by the orderer or the payer");
+        // the reference's reason text, although the orderer may cancel too
+        require(caller == h.origin || caller == h.issuer, "Can only be processed by the payer");
         require(
             _clearableStatus[key] == ClearableTransferStatusCode.Ordered,
             "A transfer can only be cancelled in status Ordered"
@@ -63,7 +72,7 @@ abstract contract Clearable is Holdable, IClearable {
 
         _clearableStatus[key] = ClearableTransferStatusCode.Cancelled;
         _releaseHold(h, operationId, HoldStatusCode.ReleasedByNotary);
-        emit ClearableTransferCancelled(h.issuer, operationId);
+        emit ClearableTransferCancelled(caller, operationId);
         return true;
     }
 
@@ -78,7 +87,7 @@ abstract contract Clearable is Holdable, IClearable {
         );
 
         _clearableStatus[key] = ClearableTransferStatusCode.InProcess;
-        emit ClearableTransferInProcess(_holds[key].issuer, operationId);
+        emit ClearableTransferInProcess(_msgSender(), operationId);
         return true;
     }
 
@@ -95,7 +104,7 @@ abstract contract Clearable is Holdable, IClearable {
         uint256 value = h.value;
         (address from, address to) = _recordExecution(h, operationId, value, false);
         _transfer(from, to, value);
-        emit ClearableTransferExecuted(h.issuer, operationId);
+        emit ClearableTransferExecuted(_msgSender(), operationId);
         return true;
     }
 
@@ -110,7 +119,7 @@ abstract contract Clearable is Holdable, IClearable {
 
         _clearableStatus[key] = ClearableTransferStatusCode.Rejected;
         _releaseHold(h, operationId, HoldStatusCode.ReleasedByNotary);
-        emit ClearableTransferRejected(h.issuer, operationId, reason);
+        emit ClearableTransferRejected(_msgSender(), operationId, reason);
         return true;
     }
 
@@ -132,7 +141,7 @@ abstract contract Clearable is Holdable, IClearable {
         address account = _msgSender();
         require(!_clearableOperators[account][operator], "The operator is already authorized");
         _clearableOperators[account][operator] = true;
-        emit ClearableTransferOperatorAuthorized(operator, account);
+        emit AuthorizedClearableTransferOperator(operator, account);
         return true;
     }
 

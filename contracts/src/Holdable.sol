@@ -20,6 +20,10 @@ import {IHoldable} from "./IHoldable.sol";
 ///    payer cannot renew a hold to expire sooner than it does now, nor turn a perpetual hold into
 ///    an expiring one, and then release it on expiration to escape it.
 ///
+/// Otherwise the ABI is the reference's (holdable-token v3.0.1): event names, parameter names and
+/// order, indexed flags, the values each path emits and the `require` reason strings, checked in
+/// `test/Conformance.t.sol`.
+///
 /// Pausing: while paused, holds can neither be created nor executed; releasing and renewing stay
 /// possible (they move no funds, and releasing only gives funds back to the payer).
 /// Operation ids are unique forever: a settled id cannot be used again.
@@ -329,6 +333,8 @@ abstract contract Holdable is ERC20, Pausable, IHoldable {
     /// @dev Records the execution of `value` (no checks, no token movement): frees the held
     /// balance, updates the status and emits {HoldExecuted} or {HoldExecutedAndKeptOpen}.
     /// Keeping open with the whole remaining value closes the hold (Executed), as the reference does.
+    /// Emitted values follow the reference: {HoldExecuted} carries the value held before the
+    /// execution, {HoldExecutedAndKeptOpen} the value still held after it.
     /// @return from the payer, to the payee; the caller moves (or burns) `value` from `from`.
     function _recordExecution(Hold storage h, string memory operationId, uint256 value, bool keepOpen)
         internal
@@ -338,10 +344,11 @@ abstract contract Holdable is ERC20, Pausable, IHoldable {
         from = h.origin;
         to = h.target;
         if (keepOpen && value < heldValue) {
+            uint256 remaining = heldValue - value;
             h.status = HoldStatusCode.ExecutedAndKeptOpen;
-            h.value = heldValue - value;
+            h.value = remaining;
             _decreaseHeldBalance(from, value);
-            emit HoldExecutedAndKeptOpen(h.issuer, operationId, h.notary, heldValue, value);
+            emit HoldExecutedAndKeptOpen(h.issuer, operationId, h.notary, remaining, value);
         } else {
             h.status = HoldStatusCode.Executed;
             _decreaseHeldBalance(from, heldValue);

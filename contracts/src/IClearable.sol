@@ -16,20 +16,23 @@ interface IClearable {
         Cancelled // 5
     }
 
-    /// @notice A clearable transfer was ordered. `orderer` is who ordered it (payer or operator).
+    /// @notice A clearable transfer was ordered. `orderer` is who ordered it (payer or operator),
+    /// `from` the payer, `to` the payee.
     event ClearableTransferOrdered(
-        address indexed orderer, string operationId, address indexed fromWallet, address indexed toWallet, uint256 value
+        address indexed orderer, string operationId, address indexed from, address indexed to, uint256 value
     );
-    /// @notice A clearing agent started processing the transfer. `orderer` is the recorded orderer.
+    /// @notice A clearing agent started processing the transfer. As in the reference, `orderer`
+    /// is the caller of this step (the clearing agent), not who ordered the transfer (that one is
+    /// in {ClearableTransferOrdered} and in the backing hold's issuer).
     event ClearableTransferInProcess(address indexed orderer, string operationId);
-    /// @notice A clearing agent executed the transfer. `orderer` is the recorded orderer.
+    /// @notice A clearing agent executed the transfer. `orderer` is the caller (the agent).
     event ClearableTransferExecuted(address indexed orderer, string operationId);
-    /// @notice A clearing agent rejected the transfer. `orderer` is the recorded orderer.
+    /// @notice A clearing agent rejected the transfer. `orderer` is the caller (the agent).
     event ClearableTransferRejected(address indexed orderer, string operationId, string reason);
-    /// @notice The orderer or the payer cancelled the transfer. `orderer` is the recorded orderer.
+    /// @notice The transfer was cancelled. `orderer` is the caller (the payer, or the orderer).
     event ClearableTransferCancelled(address indexed orderer, string operationId);
     /// @notice `account` authorized `operator` to order clearable transfers on its behalf.
-    event ClearableTransferOperatorAuthorized(address indexed operator, address indexed account);
+    event AuthorizedClearableTransferOperator(address indexed operator, address indexed account);
     /// @notice `account` revoked `operator`'s right to order clearable transfers on its behalf.
     event RevokedClearableTransferOperator(address indexed operator, address indexed account);
 
@@ -51,7 +54,9 @@ interface IClearable {
         external
         returns (bool);
 
-    /// @notice The orderer or the payer cancels a transfer still in status Ordered.
+    /// @notice The orderer or the payer cancels a transfer still in status Ordered. Anyone else
+    /// gets the reference's revert reason "Can only be processed by the payer" (kept verbatim:
+    /// reference suites match on it).
     /// @param operationId id of the transfer
     /// @return true on success
     function cancelTransfer(string calldata operationId) external returns (bool);

@@ -37,8 +37,9 @@ interface IHoldable {
         uint256 heldValue,
         uint256 transferredValue
     );
-    /// @notice A hold was partially executed and stays open for `heldValue - transferredValue`.
-    /// `heldValue` is the value on hold before this execution.
+    /// @notice A hold was partially executed and stays open. As in the reference, `heldValue` is
+    /// the value still on hold AFTER this execution (the hold's new value) and `transferredValue`
+    /// the value that moved to the payee now.
     event HoldExecutedAndKeptOpen(
         address indexed holdIssuer,
         string operationId,
@@ -47,7 +48,8 @@ interface IHoldable {
         uint256 transferredValue
     );
     /// @notice A hold was released; its remaining value is available to the payer again. `status`
-    /// is the {HoldStatusCode} it ended in (4, 5 or 6).
+    /// is the {HoldStatusCode} it ended in (4, 5 or 6); the reference declares it as the enum,
+    /// whose ABI type is `uint8`, so the signature is the same.
     event HoldReleased(address indexed holdIssuer, string operationId, uint8 status);
     /// @notice The expiration of a hold changed (0 = perpetual).
     event HoldRenewed(address indexed holdIssuer, string operationId, uint256 oldExpiration, uint256 newExpiration);

@@ -118,7 +118,7 @@ contract ClearableTest is EmTokenTestBase {
     function test_process_thenExecute() public {
         _order(OP, 100);
         vm.expectEmit(address(token));
-        emit IClearable.ClearableTransferInProcess(payer, OP);
+        emit IClearable.ClearableTransferInProcess(agent, OP); // orderer = the caller, as in the reference
         vm.prank(agent);
         assertTrue(token.processClearableTransfer(OP));
         assertEq(_clearableStatus(OP), C_IN_PROCESS);
@@ -128,7 +128,7 @@ contract ClearableTest is EmTokenTestBase {
         vm.expectEmit(address(token));
         emit IERC20.Transfer(payer, payee, 100);
         vm.expectEmit(address(token));
-        emit IClearable.ClearableTransferExecuted(payer, OP);
+        emit IClearable.ClearableTransferExecuted(agent, OP);
         vm.prank(agent);
         assertTrue(token.executeClearableTransfer(OP));
 
@@ -152,7 +152,7 @@ contract ClearableTest is EmTokenTestBase {
         vm.expectEmit(address(token));
         emit IHoldable.HoldReleased(payer, OP, H_RELEASED_BY_NOTARY);
         vm.expectEmit(address(token));
-        emit IClearable.ClearableTransferRejected(payer, OP, "no funds");
+        emit IClearable.ClearableTransferRejected(agent, OP, "no funds");
         vm.prank(agent);
         assertTrue(token.rejectClearableTransfer(OP, "no funds"));
         assertEq(_clearableStatus(OP), C_REJECTED);
@@ -193,15 +193,15 @@ contract ClearableTest is EmTokenTestBase {
 
     function test_cancel_reverts() public {
         vm.prank(payer);
-        vm.expectRevert("Can only be cancelled by the orderer or the payer");
+        vm.expectRevert("Can only be processed by the payer");
         token.cancelTransfer("nope");
 
         _order(OP, 100);
         vm.prank(payee);
-        vm.expectRevert("Can only be cancelled by the orderer or the payer");
+        vm.expectRevert("Can only be processed by the payer");
         token.cancelTransfer(OP);
         vm.prank(agent);
-        vm.expectRevert("Can only be cancelled by the orderer or the payer");
+        vm.expectRevert("Can only be processed by the payer");
         token.cancelTransfer(OP);
 
         vm.prank(agent);
@@ -318,7 +318,7 @@ contract ClearableTest is EmTokenTestBase {
     function test_clearableOperator_authorizeAndRevoke() public {
         assertFalse(token.isClearableTransferOperatorFor(operator, payer));
         vm.expectEmit(address(token));
-        emit IClearable.ClearableTransferOperatorAuthorized(operator, payer);
+        emit IClearable.AuthorizedClearableTransferOperator(operator, payer);
         vm.prank(payer);
         assertTrue(token.authorizeClearableTransferOperator(operator));
         assertTrue(token.isClearableTransferOperatorFor(operator, payer));

@@ -227,7 +227,7 @@ contract HoldableTest is EmTokenTestBase {
     function test_executeHoldAndKeepOpen_thenFullExecute() public {
         _hold(OP, 100, ONE_DAY);
         vm.expectEmit(address(token));
-        emit IHoldable.HoldExecutedAndKeptOpen(payer, OP, notary, 100, 40);
+        emit IHoldable.HoldExecutedAndKeptOpen(payer, OP, notary, 60, 40); // heldValue: what stays held
         vm.expectEmit(address(token));
         emit IERC20.Transfer(payer, payee, 40);
         vm.prank(notary);

@@ -204,7 +204,11 @@ pub fn apply(
                 hold.executed_value += *transferred_value;
                 let payer = hold.payer;
                 if *keep_open {
-                    hold.remaining = held_value.saturating_sub(*transferred_value);
+                    // HoldExecutedAndKeptOpen's heldValue is, as in the reference, the value
+                    // still held after the execution; EmToken builds before the conformance
+                    // fix emitted the value held before it. The remainder is taken from the
+                    // hold's own state, which reads both right.
+                    hold.remaining = hold.remaining.saturating_sub(*transferred_value);
                     hold.status = HoldStatus::EXECUTED_AND_KEPT_OPEN;
                     hold.chain_status = 3;
                     fx.balances.entry(payer).or_default().held_out += *transferred_value;
@@ -472,7 +476,8 @@ mod tests {
                     expiration: U256::ZERO,
                 },
             ),
-            (pos(2, 2, 0), Event::HoldExecuted { operation_id: "h".into(), held_value: v(50), transferred_value: v(20), keep_open: true }),
+            // heldValue of a kept-open execution: what stays held (50 - 20)
+            (pos(2, 2, 0), Event::HoldExecuted { operation_id: "h".into(), held_value: v(30), transferred_value: v(20), keep_open: true }),
             (pos(2, 2, 1), Event::Transfer { from: A, to: B, value: v(20) }),
             (pos(3, 3, 0), Event::HoldReleased { operation_id: "h".into(), status: 4 }),
         ];
@@ -484,5 +489,42 @@ mod tests {
         assert_eq!(a.held_out, v(50));
         assert_eq!(fx.holds["h"].status, HoldStatus::RELEASED_BY_NOTARY);
         assert_eq!(fx.holds["h"].executed_value, v(20));
+    }
+
+    #[test]
+    fn repeated_keep_open_then_execute_tracks_the_remainder() {
+        let v = U256::from;
+        let kept = |block, held, transferred| {
+            (pos(block, block as u8, 0), Event::HoldExecuted { operation_id: "h".into(), held_value: v(held), transferred_value: v(transferred), keep_open: true })
+        };
+        let events = vec![
+            (
+                pos(1, 1, 0),
+                Event::HoldCreated {
+                    issuer: A,
+                    operation_id: "h".into(),
+                    from: A,
+                    to: B,
+                    notary: N,
+                    value: v(50),
+                    expiration: U256::ZERO,
+                },
+            ),
+            kept(2, 30, 20),
+            kept(3, 20, 10),
+        ];
+        let fx = apply(&events, HashMap::new(), HashMap::new(), HashMap::new(), HashMap::new());
+        assert_eq!(fx.holds["h"].remaining, v(20));
+        assert_eq!(fx.holds["h"].status, HoldStatus::EXECUTED_AND_KEPT_OPEN);
+        assert_eq!(fx.balances[&A].held_out, v(30));
+
+        // the final execution of the rest: heldValue is the value held before it
+        let mut events = events;
+        events.push((pos(4, 4, 0), Event::HoldExecuted { operation_id: "h".into(), held_value: v(20), transferred_value: v(20), keep_open: false }));
+        let fx = apply(&events, HashMap::new(), HashMap::new(), HashMap::new(), HashMap::new());
+        assert_eq!(fx.holds["h"].remaining, U256::ZERO);
+        assert_eq!(fx.holds["h"].executed_value, v(50));
+        assert_eq!(fx.balances[&A].held_out, v(50));
+        assert!(fx.movements.iter().all(|m| m.kind != MovementType::RELEASE), "nothing left to release");
     }
 }

@@ -33,6 +33,9 @@ pub enum Event {
         value: U256,
         expiration: U256,
     },
+    /// `HoldExecuted` (`keep_open` false: `held_value` is the value held before the execution)
+    /// or `HoldExecutedAndKeptOpen` (`keep_open` true: `held_value` is the value still held
+    /// after it), as in the reference implementation.
     HoldExecuted { operation_id: String, held_value: U256, transferred_value: U256, keep_open: bool },
     HoldReleased { operation_id: String, status: u8 },
     HoldRenewed { operation_id: String, new_expiration: U256 },
@@ -65,7 +68,7 @@ impl Event {
             Event::OperatorAuthorization { clearable: false, authorized: true, .. } => "HoldOperatorAuthorized",
             Event::OperatorAuthorization { clearable: false, authorized: false, .. } => "RevokedHoldOperator",
             Event::OperatorAuthorization { clearable: true, authorized: true, .. } => {
-                "ClearableTransferOperatorAuthorized"
+                "AuthorizedClearableTransferOperator"
             }
             Event::OperatorAuthorization { clearable: true, authorized: false, .. } => {
                 "RevokedClearableTransferOperator"
@@ -174,7 +177,7 @@ pub fn decode(log: &Log) -> Option<Event> {
         EmTokenEvents::RevokedHoldOperator(e) => {
             Event::OperatorAuthorization { clearable: false, operator: e.operator, account: e.account, authorized: false }
         }
-        EmTokenEvents::ClearableTransferOperatorAuthorized(e) => {
+        EmTokenEvents::AuthorizedClearableTransferOperator(e) => {
             Event::OperatorAuthorization { clearable: true, operator: e.operator, account: e.account, authorized: true }
         }
         EmTokenEvents::RevokedClearableTransferOperator(e) => {
@@ -183,8 +186,8 @@ pub fn decode(log: &Log) -> Option<Event> {
         EmTokenEvents::ClearableTransferOrdered(e) => Event::ClearableOrdered {
             orderer: e.orderer,
             operation_id: e.operationId,
-            from: e.fromWallet,
-            to: e.toWallet,
+            from: e.from,
+            to: e.to,
             value: e.value,
         },
         EmTokenEvents::ClearableTransferInProcess(e) => Event::ClearableInProcess { operation_id: e.operationId },

@@ -174,6 +174,8 @@ pub async fn rollback(conn: &mut PgConnection, target: &Target, ancestor: &Curso
     .context("recomputing balances after a reorg")?;
 
     // Operator authorizations changed after the ancestor: back to the last remaining event.
+    // ('ClearableTransferOperatorAuthorized' is the name earlier builds stored for the
+    // reference's AuthorizedClearableTransferOperator.)
     sqlx::query("DELETE FROM operator_authorizations WHERE chain_id = $1 AND contract = $2 AND block_number > $3")
         .bind(chain_id)
         .bind(&contract)
@@ -185,11 +187,11 @@ pub async fn rollback(conn: &mut PgConnection, target: &Target, ancestor: &Curso
          SELECT DISTINCT ON (kind, operator, account) $1, $2, kind, operator, account, authorized, block_number FROM (
              SELECT CASE WHEN name IN ('HoldOperatorAuthorized', 'RevokedHoldOperator') THEN 'HOLD' ELSE 'CLEARABLE_TRANSFER' END AS kind,
                     data->>'operator' AS operator, data->>'account' AS account,
-                    name IN ('HoldOperatorAuthorized', 'ClearableTransferOperatorAuthorized') AS authorized,
+                    name IN ('HoldOperatorAuthorized', 'AuthorizedClearableTransferOperator', 'ClearableTransferOperatorAuthorized') AS authorized,
                     block_number, log_index
              FROM chain_events
              WHERE chain_id = $1 AND contract = $2
-               AND name IN ('HoldOperatorAuthorized', 'RevokedHoldOperator', 'ClearableTransferOperatorAuthorized', 'RevokedClearableTransferOperator')
+               AND name IN ('HoldOperatorAuthorized', 'RevokedHoldOperator', 'AuthorizedClearableTransferOperator', 'ClearableTransferOperatorAuthorized', 'RevokedClearableTransferOperator')
                AND data->>'account' = ANY($3)) s
          ORDER BY kind, operator, account, block_number DESC, log_index DESC
          ON CONFLICT (chain_id, contract, kind, operator, account) DO NOTHING",

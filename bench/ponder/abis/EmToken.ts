@@ -253,6 +253,25 @@ export const EmTokenAbi = [
   },
   {
     "type": "function",
+    "name": "batch",
+    "inputs": [
+      {
+        "name": "calls",
+        "type": "bytes[]",
+        "internalType": "bytes[]"
+      }
+    ],
+    "outputs": [
+      {
+        "name": "failed",
+        "type": "uint256",
+        "internalType": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable"
+  },
+  {
+    "type": "function",
     "name": "burn",
     "inputs": [
       {
@@ -1336,6 +1355,50 @@ export const EmTokenAbi = [
   },
   {
     "type": "event",
+    "name": "AuthorizedClearableTransferOperator",
+    "inputs": [
+      {
+        "name": "operator",
+        "type": "address",
+        "indexed": true,
+        "internalType": "address"
+      },
+      {
+        "name": "account",
+        "type": "address",
+        "indexed": true,
+        "internalType": "address"
+      }
+    ],
+    "anonymous": false
+  },
+  {
+    "type": "event",
+    "name": "BatchCallFailed",
+    "inputs": [
+      {
+        "name": "index",
+        "type": "uint256",
+        "indexed": false,
+        "internalType": "uint256"
+      },
+      {
+        "name": "operationId",
+        "type": "string",
+        "indexed": false,
+        "internalType": "string"
+      },
+      {
+        "name": "reason",
+        "type": "bytes",
+        "indexed": false,
+        "internalType": "bytes"
+      }
+    ],
+    "anonymous": false
+  },
+  {
+    "type": "event",
     "name": "Burned",
     "inputs": [
       {
@@ -1418,25 +1481,6 @@ export const EmTokenAbi = [
   },
   {
     "type": "event",
-    "name": "ClearableTransferOperatorAuthorized",
-    "inputs": [
-      {
-        "name": "operator",
-        "type": "address",
-        "indexed": true,
-        "internalType": "address"
-      },
-      {
-        "name": "account",
-        "type": "address",
-        "indexed": true,
-        "internalType": "address"
-      }
-    ],
-    "anonymous": false
-  },
-  {
-    "type": "event",
     "name": "ClearableTransferOrdered",
     "inputs": [
       {
@@ -1452,13 +1496,13 @@ export const EmTokenAbi = [
         "internalType": "string"
       },
       {
-        "name": "fromWallet",
+        "name": "from",
         "type": "address",
         "indexed": true,
         "internalType": "address"
       },
       {
-        "name": "toWallet",
+        "name": "to",
         "type": "address",
         "indexed": true,
         "internalType": "address"

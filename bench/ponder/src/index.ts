@@ -110,6 +110,7 @@ ponder.on("EmToken:HoldExecuted", async ({ event, context }) => {
 });
 
 ponder.on("EmToken:HoldExecutedAndKeptOpen", async ({ event, context }) => {
+  // heldValue is, as in the reference implementation, the value still held after this execution
   const { operationId, heldValue, transferredValue } = event.args;
 
   const h = await context.db.find(hold, { id: operationId });
@@ -117,7 +118,7 @@ ponder.on("EmToken:HoldExecutedAndKeptOpen", async ({ event, context }) => {
 
   await context.db.update(hold, { id: operationId }).set({
     executedValue: h.executedValue + transferredValue,
-    remaining: heldValue > transferredValue ? heldValue - transferredValue : 0n,
+    remaining: heldValue,
     status: "EXECUTED_AND_KEPT_OPEN",
   });
   await context.db

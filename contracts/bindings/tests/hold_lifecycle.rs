@@ -60,7 +60,7 @@ async fn hold_lifecycle_through_the_bindings() -> anyhow::Result<()> {
     let r = token.executeHoldAndKeepOpen("h-1".into(), U256::from(1_500)).send().await?.get_receipt().await?;
     assert!(r.status());
     let kept = r.decoded_log::<EmToken::HoldExecutedAndKeptOpen>().expect("HoldExecutedAndKeptOpen");
-    assert_eq!(kept.heldValue, U256::from(4_000));
+    assert_eq!(kept.heldValue, U256::from(2_500), "as in the reference: the value still held");
     assert_eq!(kept.transferredValue, U256::from(1_500));
     let transfer = r.decoded_log::<EmToken::Transfer>().expect("Transfer");
     assert_eq!((transfer.from, transfer.to, transfer.value), (payer.address(), payee, U256::from(1_500)));
@@ -177,6 +177,8 @@ fn abi_has_the_reference_signatures() {
         EmToken::ClearableTransferExecuted::SIGNATURE,
         EmToken::ClearableTransferRejected::SIGNATURE,
         EmToken::ClearableTransferCancelled::SIGNATURE,
+        EmToken::AuthorizedClearableTransferOperator::SIGNATURE,
+        EmToken::RevokedClearableTransferOperator::SIGNATURE,
     ];
     assert_eq!(
         events,
@@ -193,6 +195,8 @@ fn abi_has_the_reference_signatures() {
             "ClearableTransferExecuted(address,string)",
             "ClearableTransferRejected(address,string,string)",
             "ClearableTransferCancelled(address,string)",
+            "AuthorizedClearableTransferOperator(address,address)",
+            "RevokedClearableTransferOperator(address,address)",
         ]
     );
 }
