@@ -164,6 +164,29 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_SCHEDULER_INTERVAL_MS", default_value_t = 1000)]
     pub scheduler_interval_ms: u64,
 
+    /// How often the hold expiry sweeper looks for expired holds to release, in milliseconds.
+    #[arg(long, env = "EMLEDGER_HOLD_EXPIRY_INTERVAL_MS", default_value_t = 1000)]
+    pub hold_expiry_interval_ms: u64,
+
+    /// Release expired holds whose notary is not the platform too (after expiry
+    /// anyone may): `false` leaves them to their notary.
+    #[arg(long, env = "EMLEDGER_RELEASE_FOREIGN_EXPIRED_HOLDS", default_value_t = true, action = ArgAction::Set)]
+    pub release_foreign_expired_holds: bool,
+
+    /// Clear transfers ordered on the contract automatically by the clearing
+    /// policy; `false` leaves every decision to the operator endpoints.
+    #[arg(long, env = "EMLEDGER_CLEARING_AUTO", default_value_t = true, action = ArgAction::Set)]
+    pub clearing_auto: bool,
+
+    /// The largest amount the clearing agent executes automatically (a decimal
+    /// in the token's currency, e.g. `10000.00`); larger ones are rejected. None: no limit.
+    #[arg(long, env = "EMLEDGER_CLEARING_MAX_AMOUNT")]
+    pub clearing_max_amount: Option<String>,
+
+    /// How often the clearing agent looks for ordered transfers, in milliseconds.
+    #[arg(long, env = "EMLEDGER_CLEARING_INTERVAL_MS", default_value_t = 1000)]
+    pub clearing_interval_ms: u64,
+
     /// The clock of the API and its scheduler (the system clock when `None`; tests
     /// inject a `scheduler::ManualClock`). Not a flag.
     #[arg(skip)]
@@ -205,6 +228,11 @@ impl Default for ApiConfig {
             psp_simulator: false,
             scheduler: true,
             scheduler_interval_ms: 1000,
+            hold_expiry_interval_ms: 1000,
+            release_foreign_expired_holds: true,
+            clearing_auto: true,
+            clearing_max_amount: None,
+            clearing_interval_ms: 1000,
             clock: None,
         }
     }
@@ -243,6 +271,11 @@ impl std::fmt::Debug for ApiConfig {
             .field("psp_simulator", &self.psp_simulator)
             .field("scheduler", &self.scheduler)
             .field("scheduler_interval_ms", &self.scheduler_interval_ms)
+            .field("hold_expiry_interval_ms", &self.hold_expiry_interval_ms)
+            .field("release_foreign_expired_holds", &self.release_foreign_expired_holds)
+            .field("clearing_auto", &self.clearing_auto)
+            .field("clearing_max_amount", &self.clearing_max_amount)
+            .field("clearing_interval_ms", &self.clearing_interval_ms)
             .field("clock", &self.clock.as_ref().map(|_| "<injected>"))
             .finish()
     }

@@ -68,6 +68,33 @@ pub async fn serve_on(
         let interval = std::time::Duration::from_millis(config.scheduler_interval_ms.max(10));
         tokio::spawn(scheduler::Worker::new(ctx.platform().clone()).run(interval, stop_rx.clone()))
     });
+    // lifecycles: expired holds released, clearable transfers cleared
+    let expiry = tokio::spawn(emledger_operations::expiry::run(
+        ctx.platform().clone(),
+        emledger_operations::expiry::ExpiryConfig {
+            interval: std::time::Duration::from_millis(config.hold_expiry_interval_ms.max(10)),
+            release_foreign: config.release_foreign_expired_holds,
+        },
+        stop_rx.clone(),
+    ));
+    let clearing_max_amount = match config.clearing_max_amount.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => {
+            let decimals = ctx.platform().chain().await.decimals;
+            let amount = emledger_operations::money::amount("--clearing-max-amount", &serde_json::Value::String(s.into()), decimals)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Some(amount.minor())
+        }
+    };
+    let clearing = tokio::spawn(emledger_operations::clearing::run(
+        ctx.platform().clone(),
+        emledger_operations::clearing::ClearingConfig {
+            interval: std::time::Duration::from_millis(config.clearing_interval_ms.max(10)),
+            auto: config.clearing_auto,
+            max_amount: clearing_max_amount,
+        },
+        stop_rx.clone(),
+    ));
     // SEPA rails: the inbox watcher, the payment-file writer, and the simulated bank
     let mut bank_tasks = Vec::new();
     let bank_options = emledger_operations::bank::ImportOptions { account_iban: config.bank_iban.clone() };
@@ -137,6 +164,9 @@ pub async fn serve_on(
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), watchdog).await;
     if let Some(handle) = scheduler {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), handle).await;
+    }
+    for handle in [expiry, clearing] {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), handle).await;
     }
     for handle in bank_tasks {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), handle).await;

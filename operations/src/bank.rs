@@ -167,6 +167,8 @@ struct IbanWallet {
     status: String,
     iban: Option<String>,
     currency: String,
+    compliance_status: String,
+    user_status: String,
 }
 
 /// Minor units of `amount`, when it is a positive whole number of them.
@@ -250,7 +252,9 @@ async fn apply_credit(conn: &mut PgConnection, platform: &Platform, token: &mone
         return Ok(false);
     };
     let w: Option<IbanWallet> = sqlx::query_as(
-        "SELECT id, client_id, user_id, dlt_address, status, iban, COALESCE(currency, 'EUR') AS currency FROM wallets WHERE iban = $1 FOR NO KEY UPDATE",
+        "SELECT w.id, w.client_id, w.user_id, w.dlt_address, w.status, w.iban, COALESCE(w.currency, 'EUR') AS currency, w.compliance_status,
+                u.status AS user_status
+         FROM wallets w JOIN users u ON u.id = w.user_id WHERE w.iban = $1 FOR NO KEY UPDATE OF w",
     )
     .bind(&iban)
     .fetch_optional(&mut *conn)
@@ -258,6 +262,10 @@ async fn apply_credit(conn: &mut PgConnection, platform: &Platform, token: &mone
     let reason = match &w {
         None => Some(format!("no wallet has IBAN {iban}")),
         Some(w) if w.status != wallet::status::READY => Some(format!("the wallet owning IBAN {iban} is {}", w.status)),
+        Some(w) if w.user_status == crate::wallet::status::UNSUBSCRIBED => Some(format!("the user of the wallet owning IBAN {iban} is UNSUBSCRIBED")),
+        Some(w) if crate::compliance::forbids_money(&w.compliance_status) => {
+            Some(format!("the wallet owning IBAN {iban} has compliance status {}", w.compliance_status))
+        }
         Some(w) if !w.currency.eq_ignore_ascii_case(&c.currency) => Some(format!("the credit is in {}, the wallet in {}", c.currency, w.currency)),
         Some(_) => match minor_units(c.amount, token.decimals) {
             None => Some(format!("the amount {} is not a positive whole number of the token's units", c.amount)),
@@ -269,7 +277,7 @@ async fn apply_credit(conn: &mut PgConnection, platform: &Platform, token: &mone
         return Ok(false);
     };
     let minor = minor_units(c.amount, token.decimals).unwrap_or_default();
-    let facts = WalletFacts { id: w.id, user_id: w.user_id, dlt_address: w.dlt_address.clone(), status: w.status.clone(), iban: w.iban.clone(), currency: w.currency.clone() };
+    let facts = WalletFacts { id: w.id, user_id: w.user_id, dlt_address: w.dlt_address.clone(), status: w.status.clone(), iban: w.iban.clone(), currency: w.currency.clone(), compliance_status: w.compliance_status.clone(), user_status: w.user_status.clone() };
     let op_id = Uuid::now_v7();
     let movement_id = Uuid::now_v7();
     let calldata =

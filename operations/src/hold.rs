@@ -212,6 +212,8 @@ struct HoldFacts {
     status: String,
     chain_status: Option<i16>,
     clearable: bool,
+    expired: bool,
+    expiration: Option<DateTime<Utc>>,
 }
 
 impl Command for HoldAction {
@@ -228,7 +230,9 @@ impl Command for HoldAction {
         };
         let payer = wallet_facts(conn, client_id, self.wallet_id, true).await?;
         let hold: HoldFacts = sqlx::query_as(
-            "SELECT operation_id, payee_dlt_address, notary_dlt_address, remaining_value::text AS remaining, status, chain_status, clearable
+            "SELECT operation_id, payee_dlt_address, notary_dlt_address, remaining_value::text AS remaining, status, chain_status, clearable,
+                    COALESCE(expiration <= GREATEST(now(), (SELECT max(timestamp) FROM chain_blocks WHERE chain_id = $3)), false) AS expired,
+                    expiration
              FROM holds WHERE id = $1 AND payer_dlt_address = $2 AND chain_id = $3 AND contract_address = $4 FOR UPDATE",
         )
         .bind(self.hold_id)
@@ -273,6 +277,17 @@ impl Command for HoldAction {
         }
         if hold.clearable {
             return Err(Error::conflict("hold_not_open", "the hold backs a clearable transfer and settles with it"));
+        }
+        // the chain refuses to execute or renew an expired hold: say so now, not after a revert
+        if hold.expired && self.action != Action::Release {
+            return Err(Error::conflict(
+                "hold_expired",
+                format!(
+                    "the hold expired at {}; it is released to the payer automatically and can no longer be {}",
+                    hold.expiration.map(|e| e.to_rfc3339()).unwrap_or_default(),
+                    if self.action == Action::Renew { "renewed" } else { "executed" }
+                ),
+            ));
         }
         let remaining: u128 = hold.remaining.parse().unwrap_or(0);
         if let Some(a) = amount {

@@ -16,9 +16,12 @@
 
 pub mod bank;
 pub mod card;
+pub mod clearing;
+pub mod compliance;
 pub mod cashout;
 mod command;
 pub mod error;
+pub mod expiry;
 pub mod hold;
 pub mod idempotency;
 pub mod iso20022;

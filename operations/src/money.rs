@@ -83,7 +83,10 @@ pub fn require_ready(w: &WalletFacts, which: &str) -> Result<()> {
     if w.status != crate::wallet::status::READY {
         return Err(Error::conflict("wallet_not_ready", format!("the {which} wallet is {}; money moves only between READY wallets", w.status)));
     }
-    Ok(())
+    if w.user_status == crate::wallet::status::UNSUBSCRIBED {
+        return Err(Error::conflict("wallet_not_ready", format!("the {which} wallet's user is UNSUBSCRIBED; money moves only between READY wallets")));
+    }
+    crate::compliance::require_money_allowed(&w.compliance_status, which)
 }
 
 /// The two wallets of a debit from `source_id` to `target_id`: different, both
@@ -161,6 +164,15 @@ pub mod kind {
     pub const CASHOUT_RESERVE: &str = "CASHOUT_RESERVE";
     pub const CASHOUT_BURN: &str = "CASHOUT_BURN";
     pub const CASHOUT_RELEASE: &str = "CASHOUT_RELEASE";
+    /// The expiry sweeper's `releaseHold` of an expired hold.
+    pub const HOLD_EXPIRE: &str = "HOLD_EXPIRE";
+    /// The clearing agent's calls on a clearable transfer.
+    pub const CLEARING_PROCESS: &str = "CLEARING_PROCESS";
+    pub const CLEARING_EXECUTE: &str = "CLEARING_EXECUTE";
+    pub const CLEARING_REJECT: &str = "CLEARING_REJECT";
+    /// A compliance status that forbids money freezes the wallet's address; lifting it unfreezes.
+    pub const COMPLIANCE_FREEZE: &str = "COMPLIANCE_FREEZE";
+    pub const COMPLIANCE_UNFREEZE: &str = "COMPLIANCE_UNFREEZE";
 }
 
 /// (requested, pending on the DLT, failed) hold statuses of an operation kind.
@@ -173,6 +185,9 @@ pub fn hold_statuses(kind: &str) -> Option<(&'static str, &'static str, &'static
         }
         kind::HOLD_RELEASE | kind::CASHOUT_RELEASE => ("RELEASE_REQUESTED", "PENDING_DLT_RELEASE", "RELEASE_FAILED"),
         kind::HOLD_RENEW => ("RENEWAL_REQUESTED", "PENDING_DLT_RENEWAL", "RENEWAL_FAILED"),
+        // the sweeper sets PENDING_DLT_EXPIRATION at once; a failed release (the chain
+        // did not see the hold expired yet) is retried by the sweeper
+        kind::HOLD_EXPIRE => ("PENDING_DLT_EXPIRATION", "PENDING_DLT_EXPIRATION", "RELEASE_FAILED"),
         _ => return None,
     })
 }
@@ -216,6 +231,38 @@ pub async fn insert_operation(conn: &mut PgConnection, op: NewOperation<'_>) -> 
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Stores an operation the platform itself starts (a worker, not a tenant's
+/// request): `client_id` is the tenant concerned when there is one.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_platform_operation(
+    conn: &mut PgConnection,
+    kind: &'static str,
+    chain_operation_id: &str,
+    token: &Token,
+    calldata: Vec<u8>,
+    client_id: Option<Uuid>,
+    wallet_id: Option<Uuid>,
+    hold_id: Option<Uuid>,
+) -> Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO operations (id, client_id, kind, chain_operation_id, chain_id, target, calldata, wallet_id, hold_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id)
+    .bind(client_id)
+    .bind(kind)
+    .bind(chain_operation_id)
+    .bind(token.chain_id)
+    .bind(&token.contract)
+    .bind(&calldata)
+    .bind(wallet_id)
+    .bind(hold_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
 }
 
 /// One side of a movement (address, and the tenant's wallet/user when known).

@@ -170,9 +170,10 @@ impl Command for CreateSchedule {
                 if target == wallet_id {
                     return Err(Error::invalid("receiver.account", "must differ from the paying wallet"));
                 }
-                wallet_facts(conn, client_id, target, false)
+                let receiver = wallet_facts(conn, client_id, target, false)
                     .await
                     .map_err(|_| Error::ReferenceNotFound { resource: "wallet", field: "receiver.account" })?;
+                money::require_ready(&receiver, "receiver")?;
                 target.to_string()
             }
             "FAVOURITE_EXTERNAL_BANK_ACCOUNT" => {
@@ -223,6 +224,19 @@ impl Command for CreateSchedule {
         let row = fetch(conn, client_id, wallet_id, id, false).await?;
         Ok(ScheduleStored { row, decimals: token.decimals })
     }
+}
+
+/// Deletes every ACTIVE schedule paid by or paying into `wallet_id` (the wallet
+/// is being unsubscribed); returns how many.
+pub async fn delete_all_of_wallet(conn: &mut sqlx::PgConnection, wallet_id: Uuid) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE scheduled_operations SET status = 'DELETED', next_date = NULL, deleted_at = now(), updated_at = now()
+         WHERE status = 'ACTIVE' AND (wallet_id = $1 OR (receiver_type = 'IOCASH_WALLET' AND receiver_account = $1::text))",
+    )
+    .bind(wallet_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Deletes an ACTIVE schedule of a READY wallet: status DELETED, no more occurrences.

@@ -32,6 +32,10 @@ pub struct WalletFacts {
     pub iban: Option<String>,
     /// ISO 4217 code (EUR when none was given).
     pub currency: String,
+    /// Seed 000's status (see [`crate::compliance`]).
+    pub compliance_status: String,
+    /// The status of the wallet's user (an UNSUBSCRIBED user's wallets move no money).
+    pub user_status: String,
 }
 
 /// The tenant's wallet, optionally locked; 404 when unknown or another tenant's.
@@ -42,8 +46,10 @@ pub struct WalletFacts {
 /// key — so two wallets paying each other at once cannot deadlock.
 pub async fn wallet_facts(conn: &mut PgConnection, client_id: Uuid, wallet_id: Uuid, lock: bool) -> Result<WalletFacts> {
     let sql = format!(
-        "SELECT id, user_id, dlt_address, status, iban, COALESCE(currency, 'EUR') AS currency FROM wallets WHERE id = $1 AND client_id = $2{}",
-        if lock { " FOR NO KEY UPDATE" } else { "" }
+        "SELECT w.id, w.user_id, w.dlt_address, w.status, w.iban, COALESCE(w.currency, 'EUR') AS currency, w.compliance_status,
+                u.status AS user_status
+         FROM wallets w JOIN users u ON u.id = w.user_id WHERE w.id = $1 AND w.client_id = $2{}",
+        if lock { " FOR NO KEY UPDATE OF w" } else { "" }
     );
     sqlx::query_as(&sql).bind(wallet_id).bind(client_id).fetch_optional(conn).await?.ok_or(Error::NotFound("wallet"))
 }

@@ -654,15 +654,16 @@ async fn up_restarts_a_killed_postgres_and_a_killed_anvil() {
             let op = rest.get(&format!("/api/v1/public/operations/{id}")).await;
             if op["status"] == "SUCCESS" {
                 // a receipt on the chain as it is now
-                let receipt: Value = http
+                // (a restarted anvil may not listen yet: a refused connection is asked again)
+                let receipt: Value = match http
                     .post(&rpc)
                     .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt", "params": [op["txHash"]]}))
                     .send()
                     .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                {
+                    Ok(r) => r.json().await.unwrap_or(Value::Null),
+                    Err(_) => Value::Null,
+                };
                 if receipt["result"]["status"] == "0x1" {
                     break;
                 }
@@ -722,15 +723,16 @@ async fn up_restarts_a_killed_postgres_and_a_killed_anvil() {
         loop {
             let op = rest.get(&format!("/api/v1/public/operations/{id}")).await;
             if op["status"] == "SUCCESS" {
-                let receipt: Value = http
+                // (a restarted anvil may not listen yet: a refused connection is asked again)
+                let receipt: Value = match http
                     .post(&rpc)
                     .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "eth_getTransactionReceipt", "params": [op["txHash"]]}))
                     .send()
                     .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                {
+                    Ok(r) => r.json().await.unwrap_or(Value::Null),
+                    Err(_) => Value::Null,
+                };
                 if receipt["result"]["status"] == "0x1" {
                     break;
                 }

@@ -41,7 +41,7 @@ pub fn router(ctx: &ApiContext) -> Router<ApiContext> {
 }
 
 /// Checks `Authorization: Bearer <operator token>` (constant time, over hashes).
-fn operator(ctx: &ApiContext, headers: &HeaderMap) -> Result<()> {
+pub(super) fn operator(ctx: &ApiContext, headers: &HeaderMap) -> Result<()> {
     let expected = ctx.config().operator_token.as_deref().unwrap_or_default().trim();
     let given = headers
         .get(header::AUTHORIZATION)

@@ -27,7 +27,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     error::{ErrorBody, ErrorEnvelope},
-    auth, bank, cards, cashouts, favourites, health, hold_ops, holds, movements, operations, paging, scheduled, transfers, users, wallets};
+    auth, bank, cards, cashouts, compliance, favourites, health, hold_ops, holds, movements, operations, paging, scheduled, transfers, users, wallets};
 
 struct Security;
 
@@ -65,6 +65,7 @@ impl Modify for Security {
         cards::card_cash_in, cashouts::cash_out, cashouts::cash_out_to_favourite,
         cards::notification_get, cards::notification_post, cards::customer_return,
         bank::import_statement, bank::list_entries, bank::list_payment_files, bank::payment_file,
+        compliance::set_compliance_status, compliance::list_clearable, compliance::clear_by_hand,
         operations::get_operation,
         scheduled::create_scheduled, scheduled::get_scheduled, scheduled::list_scheduled, scheduled::delete_scheduled,
         scheduled::list_executions,

@@ -7,6 +7,7 @@ pub mod bank;
 pub mod cards;
 mod psp_setup;
 pub mod cashouts;
+pub mod compliance;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -188,6 +189,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(hold_ops::router())
         .merge(cards::router(&ctx))
         .merge(bank::router(&ctx))
+        .merge(compliance::router(&ctx))
         .merge(cashouts::router())
         .merge(operations::router())
         .merge(scheduled::router())

@@ -254,6 +254,13 @@ pub async fn update_user(
     .bind(b.status.map(|s| s.as_str()))
     .execute(&mut *tx)
     .await?;
+    if b.status == Some(UserStatus::UNSUBSCRIBED) {
+        // an unsubscribed user's wallets move no money (refused at every request): their schedules end
+        let wallets: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM wallets WHERE user_id = $1").bind(id).fetch_all(&mut *tx).await?;
+        for (w,) in wallets {
+            emledger_operations::schedule::delete_all_of_wallet(&mut tx, w).await?;
+        }
+    }
     let view = load_user(&mut tx, &ctx, auth.client_id, id).await?;
     tx.commit().await?;
     Ok(Json(view))

@@ -113,6 +113,11 @@ pub struct WalletView {
     /// Seed 004: whether the balance may go below zero. Always `false`: e-money
     /// wallets never go negative (the contract refuses it).
     pub allow_negative: bool,
+    /// Seed 000's wallet status (`available` unless set with
+    /// `PUT …/compliance-status`): on_hold, under_investigation, sanctioned and
+    /// black_listed freeze the wallet; see that endpoint.
+    pub compliance_status: String,
+    pub compliance_reason: Option<String>,
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -136,6 +141,8 @@ pub struct WalletRow {
     pub parent_wallet_id: Option<Uuid>,
     pub currency: String,
     pub group_id: Option<String>,
+    pub compliance_status: String,
+    pub compliance_reason: Option<String>,
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -174,6 +181,8 @@ impl WalletRow {
             parent_wallet_id: self.parent_wallet_id,
             group_id: self.group_id,
             allow_negative: false,
+            compliance_status: self.compliance_status,
+            compliance_reason: self.compliance_reason,
             metadata: self.metadata,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -186,7 +195,7 @@ pub fn push_wallet_select<'a>(qb: &mut QueryBuilder<'a, Postgres>, chain: &'a Ch
     qb.push(
         "SELECT w.id, w.client_id, c.alias AS client_alias, c.dlt_network, w.user_id, w.dlt_address, w.iban, \
          w.status, w.external_id, w.name, w.nickname, w.type AS wallet_type, w.purpose, w.parent_wallet_id, \
-         w.currency, w.group_id, w.metadata, w.created_at, w.updated_at, \
+         w.currency, w.group_id, w.compliance_status, w.compliance_reason, w.metadata, w.created_at, w.updated_at, \
          COALESCE(b.gross, 0)::NUMERIC AS gross, COALESCE(b.held, 0)::NUMERIC AS held \
          FROM wallets w JOIN clients c ON c.id = w.client_id \
          LEFT JOIN LATERAL (SELECT sum(bb.gross) AS gross, sum(bb.held) AS held FROM balances bb WHERE bb.address = w.dlt_address",
@@ -504,6 +513,8 @@ pub async fn unsubscribe_wallet(auth: Auth<Write>, State(ctx): State<ApiContext>
         return Err(Error::conflict("wallet_has_open_holds", format!("the wallet is payer or payee of {open} open hold(s)")));
     }
     sqlx::query("UPDATE wallets SET status = 'UNSUBSCRIBED', updated_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    // its schedules (paying or paid) end with it
+    emledger_operations::schedule::delete_all_of_wallet(&mut tx, id).await?;
     let view = load_wallet(&mut tx, &ctx, auth.client_id, id).await?;
     tx.commit().await?;
     Ok(Json(view))

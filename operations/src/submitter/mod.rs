@@ -217,6 +217,31 @@ fn hex_addr(a: &Address) -> String {
     format!("{a:#x}")
 }
 
+/// Whether `EmToken.batch` runs this call (its allow-list: the platform's money
+/// calls; role and freeze administration go alone).
+fn batchable(calldata: &[u8]) -> bool {
+    use EmToken::*;
+    let Some(selector) = calldata.get(..4) else { return false };
+    [
+        mintCall::SELECTOR,
+        burnCall::SELECTOR,
+        burnHeldCall::SELECTOR,
+        operatorTransferCall::SELECTOR,
+        holdFromCall::SELECTOR,
+        holdFromWithExpirationDateCall::SELECTOR,
+        executeHoldCall::SELECTOR,
+        executeHoldAndKeepOpenCall::SELECTOR,
+        releaseHoldCall::SELECTOR,
+        renewHoldCall::SELECTOR,
+        renewHoldWithExpirationDateCall::SELECTOR,
+        processClearableTransferCall::SELECTOR,
+        executeClearableTransferCall::SELECTOR,
+        rejectClearableTransferCall::SELECTOR,
+    ]
+    .iter()
+    .any(|s| s[..] == *selector)
+}
+
 /// Whether an RPC error means the node could not be asked (not this call's fault).
 fn node_unreachable(e: &RpcError<TransportErrorKind>) -> bool {
     matches!(e, RpcError::Transport(_))
@@ -528,7 +553,7 @@ impl Submitter {
     async fn plan(&mut self, ops: Vec<PendingOp>, capacity: usize) -> (Vec<Planned>, Vec<(Uuid, OpFault)>, bool) {
         let token = ops.first().map(|o| o.target);
         let (mut lone, mut packable): (Vec<PendingOp>, Vec<PendingOp>) =
-            ops.into_iter().partition(|o| self.batch_size == 1 || o.attempts > 0 || Some(o.target) != token);
+            ops.into_iter().partition(|o| self.batch_size == 1 || o.attempts > 0 || Some(o.target) != token || !batchable(&o.calldata));
         let mut planned = Vec::new();
         let mut faults = Vec::new();
         let mut node_down = false;
