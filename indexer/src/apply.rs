@@ -283,6 +283,14 @@ pub fn apply(
                 if let Event::ClearableRejected { reason, .. } = event {
                     c.reason = Some(reason.clone());
                 }
+                // a cancel by the payer (or orderer) releases the backing hold with the
+                // notary's code on chain (as EIP-2018 does); the read model says what happened
+                if matches!(event, Event::ClearableCancelled { .. }) {
+                    if let Some(hold) = fx.holds.get_mut(operation_id) {
+                        hold.status = HoldStatus::CANCELLED;
+                        fx.changed_holds.insert(operation_id.clone());
+                    }
+                }
                 c.updated_block = pos.block_number;
                 c.updated_time = pos.block_time;
                 fx.changed_clearables.insert(operation_id.clone());

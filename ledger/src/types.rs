@@ -81,6 +81,9 @@ text_enum!(
         PENDING_DLT_RENEWAL,
         RENEWED,
         RENEWAL_FAILED,
+        // CANCELLED: the hold backed a clearable transfer (EIP-2018) that its
+        // payer or orderer cancelled (released by neither notary nor payee)
+        CANCELLED,
     }
 );
 

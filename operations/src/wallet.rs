@@ -20,7 +20,7 @@ pub mod status {
 
 /// Hold statuses after which a hold no longer binds money.
 pub const FINAL_HOLD_STATUSES: &[&str] =
-    &["EXECUTED", "RELEASED_BY_NOTARY", "RELEASED_BY_PAYEE", "RELEASED_ON_EXPIRATION", "CREATION_FAILED"];
+    &["EXECUTED", "RELEASED_BY_NOTARY", "RELEASED_BY_PAYEE", "RELEASED_ON_EXPIRATION", "CREATION_FAILED", "CANCELLED"];
 
 /// Minimal facts of a wallet for rule checks.
 #[derive(Debug, sqlx::FromRow)]

@@ -225,6 +225,15 @@ async fn ordered_transfers_are_cleared_and_compliance_freezes_on_chain() -> anyh
     let (status, body) = by_hand("execute", json!({})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("clearable_transfer_not_pending")), "{body}");
     st.wait_balances(&payee, ("16.50", "16.50", "0.00")).await;
+
+    // 6. the payer cancels an order before it is cleared: the transfer and its hold read CANCELLED
+    token.orderTransfer("order-4".into(), payee_key.address(), minor("1")).send().await?.get_receipt().await?;
+    wait_until("order-4 pending", Duration::from_secs(15), || async { clearable(&st, "order-4").await.filter(|c| c["status"] == "ORDERED") }).await;
+    token.cancelTransfer("order-4".into()).send().await?.get_receipt().await?;
+    wait_until("order-4 CANCELLED", Duration::from_secs(15), || async { clearable(&st, "order-4").await.filter(|c| c["status"] == "CANCELLED") }).await;
+    let (hold_status,): (String,) = sqlx::query_as("SELECT status FROM holds WHERE operation_id = 'order-4'").fetch_one(&st.pool).await?;
+    assert_eq!(hold_status, "CANCELLED");
+    st.wait_balances(&payer, ("33.50", "33.50", "0.00")).await;
     let _ = st.chain.provider.get_block_number().await?;
     Ok(())
 }
