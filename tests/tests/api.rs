@@ -350,8 +350,15 @@ async fn auth_api_keys_oauth_and_scopes() {
     assert_eq!(list.as_array().unwrap().len(), 3);
     assert!(list.as_array().unwrap().iter().all(|k| k.get("apiKey").is_none()), "secrets never listed");
     api.post("/api/v1/public/api-keys", json!({"name":"x","scopes":["superuser"]})).await.err(400, "invalid_request");
+    // a bearer token obtained with the reader key dies with it
+    let r = api.send(Method::POST, "/oauth/token", None, Some(json!({"grant_type":"client_credentials","client_id":api.client_id,"client_secret":reader})), &[]).await;
+    let reader_bearer = format!("Bearer {}", s(&r.ok(200)["access_token"]));
+    api.send(Method::GET, path, None, None, &[("Authorization", &reader_bearer)]).await.ok(200);
     api.delete(&format!("/api/v1/public/api-keys/{}", s(&k["id"]))).await.ok(200);
     api.send(Method::GET, path, Some(&reader), None, &[]).await.err(401, "unauthorized");
+    api.send(Method::GET, path, None, None, &[("Authorization", &reader_bearer)]).await.err(401, "unauthorized");
+    // the tenant's other tokens live on
+    api.send(Method::GET, path, None, None, &[("Authorization", &bearer)]).await.ok(200);
     api.delete(&format!("/api/v1/public/api-keys/{}", s(&k["id"]))).await.err(404, "not_found");
 }
 

@@ -99,6 +99,16 @@ async fn authenticate(parts: &Parts, ctx: &ApiContext) -> Result<(Uuid, Vec<Scop
             .or_else(|| text.strip_prefix("bearer "))
             .ok_or(Error::Unauthorized("Authorization must be `Bearer <token>`"))?;
         let claims = verify(ctx.jwt_key(), token.trim()).ok_or(Error::Unauthorized("invalid or expired bearer token"))?;
+        // a token dies with its key: checked on every request (a primary-key read,
+        // like the API key path's), so every replica agrees at once
+        let live: Option<(bool,)> = sqlx::query_as("SELECT revoked_at IS NULL FROM api_keys WHERE id = $1 AND client_id = $2")
+            .bind(claims.kid)
+            .bind(claims.sub)
+            .fetch_optional(ctx.pool())
+            .await?;
+        if !matches!(live, Some((true,))) {
+            return Err(Error::Unauthorized("the bearer token's API key was revoked"));
+        }
         let scopes = claims.scope.split(' ').filter_map(Scope::parse).collect();
         return Ok((claims.sub, scopes));
     }
