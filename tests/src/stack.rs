@@ -35,7 +35,7 @@ fn profile_dir() -> PathBuf {
     }
 }
 
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     profile_dir().parent().expect("target dir").to_path_buf()
 }
 

@@ -122,7 +122,8 @@ async fn a_reorg_in_the_middle_of_600_transfers_loses_and_doubles_nothing() -> a
             .fetch_all(&st.pool)
             .await?;
             let chain_nonce = st.chain.provider.get_transaction_count(st.chain.platform.address()).await?;
-            panic!("{unsettled} operations unsettled 90 s after the reorg (chain nonce {chain_nonce}): {detail:?}");
+            let diagnostics = st.diagnostics().await;
+            panic!("{unsettled} operations unsettled 90 s after the reorg (chain nonce {chain_nonce}): {detail:?}\n{diagnostics}");
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

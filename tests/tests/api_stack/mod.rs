@@ -436,6 +436,29 @@ impl MoneyStack {
     }
 
     /// Waits until an operation is final (SUCCESS or FAILED); returns it.
+    /// What a failing wait prints: the indexer's cursor against the chain head,
+    /// whether the indexer process still runs, and the tails of both logs.
+    pub async fn diagnostics(&mut self) -> String {
+        let cursor: Option<(i64,)> = sqlx::query_as("SELECT block_number FROM chain_cursor").fetch_optional(&self.pool).await.ok().flatten();
+        let head = self.chain.block_number().await.ok();
+        let indexer = match self.indexer.child.try_wait() {
+            Ok(None) => "running".to_owned(),
+            Ok(Some(s)) => format!("EXITED ({s})"),
+            Err(e) => format!("unknown ({e})"),
+        };
+        let tail = |name: &str| -> String {
+            let path = emledger_tests::stack::target_dir().join("test-state").join(name);
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(25)..].join("\n")
+        };
+        format!(
+            "indexer cursor {cursor:?}, chain head {head:?}, indexer process {indexer}\n--- indexer.log (tail) ---\n{}\n--- api.log (tail) ---\n{}",
+            tail("indexer.log"),
+            tail("api.log")
+        )
+    }
+
     pub async fn wait_operation(&self, id: &str) -> Value {
         let start = Instant::now();
         loop {
