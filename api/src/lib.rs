@@ -97,7 +97,7 @@ pub async fn serve_on(
     ));
     // SEPA rails: the inbox watcher, the payment-file writer, and the simulated bank
     let mut bank_tasks = Vec::new();
-    let bank_options = emledger_operations::bank::ImportOptions { account_iban: config.bank_iban.clone() };
+    let bank_options = emledger_operations::bank::ImportOptions { account_iban: config.bank_iban.clone(), actor: None };
     if let Some(dir) = config.bank_inbox.clone() {
         let c = emledger_operations::bank::inbox::InboxConfig {
             dir,

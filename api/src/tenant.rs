@@ -7,7 +7,8 @@
 use anyhow::Context;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use emledger_operations::audit::{self, Action, Actor};
+use sqlx::{PgConnection, PgPool};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -97,10 +98,19 @@ pub async fn api_key_is_live(pool: &PgPool, client_id: Uuid, key: &str) -> anyho
     Ok(verify_api_key(pool, key).await?.is_some_and(|k| k.client_id == client_id))
 }
 
-/// Creates an API key for `client_id` with `scopes`; returns its id and the full
-/// key (shown once: only its hash is kept).
-pub async fn create_api_key(
-    pool: &PgPool,
+/// Creates an API key for `client_id` with `scopes` from the command line (or a
+/// test); returns its id and the full key (shown once: only its hash is kept).
+pub async fn create_api_key(pool: &PgPool, client_id: Uuid, name: &str, scopes: &[Scope]) -> anyhow::Result<(Uuid, String)> {
+    let mut tx = pool.begin().await?;
+    let made = create_api_key_on(&mut tx, &Actor::cli(Some(client_id)), client_id, name, scopes).await?;
+    tx.commit().await?;
+    Ok(made)
+}
+
+/// Creates an API key on `conn` (the caller's transaction), with its audit event.
+pub async fn create_api_key_on(
+    conn: &mut PgConnection,
+    actor: &Actor,
     client_id: Uuid,
     name: &str,
     scopes: &[Scope],
@@ -119,22 +129,38 @@ pub async fn create_api_key(
     .bind(&prefix)
     .bind(hash)
     .bind(&scopes)
-    .execute(pool)
+    .execute(&mut *conn)
     .await
     .context("storing the API key")?;
+    let detail = serde_json::json!({"name": name, "prefix": prefix, "scopes": scopes});
+    audit::record(conn, actor, Some(client_id), Action { action: "api_key.created", object_type: "api_key", object_id: id.to_string(), detail }).await?;
     Ok((id, format!("eml_{prefix}_{secret}")))
 }
 
-/// Revokes a key of `client_id`; `false` when there is no such (unrevoked) key.
+/// Revokes a key of `client_id` from the command line (or a test); `false` when
+/// there is no such (unrevoked) key.
 pub async fn revoke_api_key(pool: &PgPool, client_id: Uuid, key_id: Uuid) -> anyhow::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let done = revoke_api_key_on(&mut tx, &Actor::cli(Some(client_id)), client_id, key_id).await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Revokes a key on `conn` (the caller's transaction), with its audit event.
+pub async fn revoke_api_key_on(conn: &mut PgConnection, actor: &Actor, client_id: Uuid, key_id: Uuid) -> anyhow::Result<bool> {
     let done = sqlx::query(
         "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND client_id = $2 AND revoked_at IS NULL",
     )
     .bind(key_id)
     .bind(client_id)
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let what = Action { action: "api_key.revoked", object_type: "api_key", object_id: key_id.to_string(), detail: serde_json::json!({}) };
+    audit::record(conn, actor, Some(client_id), what).await?;
+    Ok(true)
 }
 
 /// Creates a tenant and its first API key (scopes read, write, admin). Returns
@@ -143,14 +169,19 @@ pub async fn create_tenant(pool: &PgPool, alias: &str, dlt_network: &str) -> any
     let alias = alias.trim();
     anyhow::ensure!(!alias.is_empty() && alias.len() <= 200, "the tenant alias must have 1 to 200 characters");
     let client_id = Uuid::now_v7();
+    let mut tx = pool.begin().await?;
     sqlx::query("INSERT INTO clients (id, alias, dlt_network) VALUES ($1, $2, $3)")
         .bind(client_id)
         .bind(alias)
         .bind(dlt_network)
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .context("storing the tenant")?;
-    let (_, key) = create_api_key(pool, client_id, "first key", &Scope::ALL).await?;
+    let actor = Actor::cli(Some(client_id));
+    let detail = serde_json::json!({"alias": alias, "dltNetwork": dlt_network});
+    audit::record(&mut tx, &actor, Some(client_id), Action { action: "tenant.created", object_type: "tenant", object_id: client_id.to_string(), detail }).await?;
+    let (_, key) = create_api_key_on(&mut tx, &actor, client_id, "first key", &Scope::ALL).await?;
+    tx.commit().await?;
     Ok((client_id, key))
 }
 

@@ -307,7 +307,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bank(BankCommand::Import { files, bank_iban, dlt_network }) => {
             let (pool, _cluster) = database(&cli).await?;
             let platform = emledger_operations::Platform::new(pool, dlt_network.clone(), None, None).await?;
-            let options = emledger_operations::bank::ImportOptions { account_iban: bank_iban.clone() };
+            let options = emledger_operations::bank::ImportOptions { account_iban: bank_iban.clone(), actor: Some(emledger_operations::audit::Actor::cli(None)) };
             let mut failed = false;
             for file in files {
                 let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;

@@ -332,6 +332,10 @@ async fn apply_credit(conn: &mut PgConnection, platform: &Platform, token: &mone
 pub struct ImportOptions {
     /// The platform's own account: a statement of another account is refused.
     pub account_iban: Option<String>,
+    /// Who imports it, when an admin does (the operator's upload, the command
+    /// line): the import is recorded in the audit trail. Files from the bank
+    /// inbox have none.
+    pub actor: Option<crate::audit::Actor>,
 }
 
 /// Imports one bank file (camt.053, camt.054 or pain.002); see the module docs.
@@ -503,6 +507,11 @@ pub async fn import(platform: &Platform, name: &str, bytes: &[u8], options: &Imp
         .bind(serde_json::to_value(&report).map_err(Error::internal)?)
         .execute(&mut *tx)
         .await?;
+    if let Some(actor) = &options.actor {
+        let detail = serde_json::to_value(&report).map_err(Error::internal)?;
+        let what = crate::audit::Action { action: "bank.statement_imported", object_type: "bank_file", object_id: file_id.to_string(), detail };
+        crate::audit::record(&mut tx, actor, None, what).await?;
+    }
     tx.commit().await?;
     metrics::counter!("emledger_bank_files_imported_total", "kind" => report.kind.clone()).increment(1);
     if minted {

@@ -14,6 +14,7 @@
 //! Everything shares the [`Platform`]: the pool, the followed token's facts, the
 //! platform's address and the submitter's wake-up.
 
+pub mod audit;
 pub mod bank;
 pub mod card;
 pub mod clearing;

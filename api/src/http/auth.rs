@@ -50,7 +50,33 @@ impl RequiredScope for Admin {
 pub struct Auth<S> {
     pub client_id: Uuid,
     pub scopes: Vec<Scope>,
+    /// The API key behind the credential (itself, or the one a bearer token was issued for).
+    pub key_id: Uuid,
+    /// Whether it came as a bearer token.
+    pub bearer: bool,
+    /// The request's `X-Request-Id`.
+    pub request_id: Option<String>,
     _scope: PhantomData<fn() -> S>,
+}
+
+impl<S> Auth<S> {
+    /// Who is acting, for the audit trail.
+    pub fn actor(&self) -> emledger_operations::audit::Actor {
+        emledger_operations::audit::Actor::key(self.client_id, self.key_id, self.bearer, self.request_id.as_deref())
+    }
+}
+
+/// A verified credential.
+struct Credential {
+    client_id: Uuid,
+    scopes: Vec<Scope>,
+    key_id: Uuid,
+    bearer: bool,
+}
+
+/// The request's `X-Request-Id` (set by the outermost layer when the client sent none).
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok())
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -84,11 +110,11 @@ fn verify(key: &[u8], token: &str) -> Option<Claims> {
 }
 
 /// The tenant and scopes behind the request's credentials.
-async fn authenticate(parts: &Parts, ctx: &ApiContext) -> Result<(Uuid, Vec<Scope>)> {
+async fn authenticate(parts: &Parts, ctx: &ApiContext) -> Result<Credential> {
     if let Some(v) = parts.headers.get("x-api-key") {
         let key = v.to_str().map_err(|_| Error::Unauthorized("invalid API key"))?;
         return match tenant::verify_api_key(ctx.pool(), key.trim()).await? {
-            Some(id) => Ok((id.client_id, id.scopes)),
+            Some(id) => Ok(Credential { client_id: id.client_id, scopes: id.scopes, key_id: id.key_id, bearer: false }),
             None => Err(Error::Unauthorized("invalid API key")),
         };
     }
@@ -110,7 +136,7 @@ async fn authenticate(parts: &Parts, ctx: &ApiContext) -> Result<(Uuid, Vec<Scop
             return Err(Error::Unauthorized("the bearer token's API key was revoked"));
         }
         let scopes = claims.scope.split(' ').filter_map(Scope::parse).collect();
-        return Ok((claims.sub, scopes));
+        return Ok(Credential { client_id: claims.sub, scopes, key_id: claims.kid, bearer: true });
     }
     Err(Error::Unauthorized("missing credentials: send X-API-Key or Authorization: Bearer"))
 }
@@ -119,11 +145,12 @@ impl<S: RequiredScope> FromRequestParts<ApiContext> for Auth<S> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &ApiContext) -> Result<Self> {
-        let (client_id, scopes) = authenticate(parts, ctx).await?;
-        if !scopes.contains(&S::SCOPE) {
+        let c = authenticate(parts, ctx).await?;
+        if !c.scopes.contains(&S::SCOPE) {
             return Err(Error::Forbidden(S::SCOPE));
         }
-        Ok(Auth { client_id, scopes, _scope: PhantomData })
+        let request_id = request_id(&parts.headers).map(str::to_owned);
+        Ok(Auth { client_id: c.client_id, scopes: c.scopes, key_id: c.key_id, bearer: c.bearer, request_id, _scope: PhantomData })
     }
 }
 
@@ -296,11 +323,13 @@ pub async fn create_key(
     if scopes.is_empty() {
         return Err(Error::invalid("scopes", "must name at least one scope"));
     }
-    let (id, key) = tenant::create_api_key(ctx.pool(), auth.client_id, name, &scopes).await?;
+    let mut tx = ctx.pool().begin().await?;
+    let (id, key) = tenant::create_api_key_on(&mut tx, &auth.actor(), auth.client_id, name, &scopes).await?;
     let row: KeyRow = sqlx::query_as("SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys WHERE id = $1")
         .bind(id)
-        .fetch_one(ctx.pool())
+        .fetch_one(&mut *tx)
         .await?;
+    tx.commit().await?;
     let mut view = ApiKeyView::from(row);
     view.api_key = Some(key);
     Ok((StatusCode::CREATED, Json(view)))
@@ -330,12 +359,14 @@ pub async fn revoke_key(
     State(ctx): State<ApiContext>,
     Path(key_id): Path<Uuid>,
 ) -> Result<Json<ApiKeyView>> {
-    if !tenant::revoke_api_key(ctx.pool(), auth.client_id, key_id).await? {
+    let mut tx = ctx.pool().begin().await?;
+    if !tenant::revoke_api_key_on(&mut tx, &auth.actor(), auth.client_id, key_id).await? {
         return Err(Error::NotFound("API key"));
     }
     let row: KeyRow = sqlx::query_as("SELECT id, name, prefix, scopes, created_at, revoked_at FROM api_keys WHERE id = $1")
         .bind(key_id)
-        .fetch_one(ctx.pool())
+        .fetch_one(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(Json(row.into()))
 }

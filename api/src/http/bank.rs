@@ -79,7 +79,8 @@ pub async fn import_statement(
 ) -> Result<Response> {
     operator(&ctx, &headers)?;
     let name = q.name.unwrap_or_else(|| format!("upload-{}.xml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")));
-    let options = ImportOptions { account_iban: ctx.config().bank_iban.clone() };
+    let actor = emledger_operations::audit::Actor::operator(super::auth::request_id(&headers));
+    let options = ImportOptions { account_iban: ctx.config().bank_iban.clone(), actor: Some(actor) };
     let report: ImportReport = bank::import(ctx.platform(), &name, &body, &options).await?;
     let status = if report.already_imported { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(report)).into_response())

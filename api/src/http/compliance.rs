@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::{
     auth::{Admin, Auth},
     extract::{self, path_uuid},
-    idempotency::{self, Render, Request, Run},
+    idempotency::{self, Audited, Render, Request, Run},
     ApiContext, Error, Result,
 };
 
@@ -105,7 +105,14 @@ pub async fn set_compliance_status(
         endpoint: format!("PUT /api/v1/public/wallets/{wallet_id}/compliance-status"),
         raw_body: &body.raw,
     };
-    idempotency::run(&ctx, req, Run(SetComplianceStatus { wallet_id, status: b.status, reason: b.reason })).await
+    let step = Audited {
+        step: Run(SetComplianceStatus { wallet_id, status: b.status, reason: b.reason }),
+        actor: auth.actor(),
+        action: "wallet.compliance_status_changed",
+        object_type: "wallet",
+        object_id: wallet_id.to_string(),
+    };
+    idempotency::run(&ctx, req, step).await
 }
 
 /// `?status=` of the clearable-transfer list.
@@ -222,8 +229,12 @@ pub async fn clear_by_hand(
         "reject" => ClearingStep::Reject { reason: reason.ok_or_else(|| Error::invalid("reason", "a rejection needs a reason"))? },
         _ => return Err(Error::NotFound("action")),
     };
+    let actor = emledger_operations::audit::Actor::operator(super::auth::request_id(&headers));
+    let detail = json!({"step": action, "reason": match &step { ClearingStep::Reject { reason } => Some(reason.clone()), _ => None }});
     let mut tx = ctx.pool().begin().await?;
     let id = ClearingAction { operation_id: operation_id.clone(), step }.execute(ctx.platform(), &mut tx).await?;
+    let what = emledger_operations::audit::Action { action: "clearing.decided", object_type: "clearable_transfer", object_id: operation_id.clone(), detail };
+    emledger_operations::audit::record(&mut tx, &actor, None, what).await?;
     tx.commit().await?;
     ctx.platform().stored();
     Ok((StatusCode::ACCEPTED, Json(json!({"operationId": operation_id, "apiOperationId": id}))))

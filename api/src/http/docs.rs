@@ -27,7 +27,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     error::{ErrorBody, ErrorEnvelope},
-    auth, bank, cards, cashouts, compliance, favourites, health, hold_ops, holds, movements, operations, paging, scheduled, transfers, users, wallets};
+    audit, auth, bank, cards, cashouts, compliance, favourites, health, hold_ops, holds, movements, operations, paging, scheduled, transfers, users, wallets};
 
 struct Security;
 
@@ -67,6 +67,7 @@ impl Modify for Security {
         bank::import_statement, bank::list_entries, bank::list_payment_files, bank::payment_file,
         compliance::set_compliance_status, compliance::list_clearable, compliance::clear_by_hand,
         operations::get_operation,
+        audit::tenant_events, audit::operator_events,
         scheduled::create_scheduled, scheduled::get_scheduled, scheduled::list_scheduled, scheduled::delete_scheduled,
         scheduled::list_executions,
     ),

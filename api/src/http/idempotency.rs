@@ -101,6 +101,28 @@ where
     }
 }
 
+/// A step that is an admin action: its audit event (with the answer as detail)
+/// is stored in the step's own transaction, once (a replay stores nothing).
+#[derive(Clone)]
+pub struct Audited<S> {
+    pub step: S,
+    pub actor: emledger_operations::audit::Actor,
+    pub action: &'static str,
+    pub object_type: &'static str,
+    pub object_id: String,
+}
+
+impl<S: Step> Step for Audited<S> {
+    const STORES_OPERATIONS: bool = S::STORES_OPERATIONS;
+
+    async fn run(self, ctx: &ApiContext, conn: &mut PgConnection, client_id: Uuid) -> Result<(StatusCode, Value)> {
+        let (status, body) = self.step.run(ctx, &mut *conn, client_id).await?;
+        let what = emledger_operations::audit::Action { action: self.action, object_type: self.object_type, object_id: self.object_id, detail: body.clone() };
+        emledger_operations::audit::record(conn, &self.actor, Some(client_id), what).await?;
+        Ok((status, body))
+    }
+}
+
 /// Where a request is going: the caller, its key and the request's fingerprint.
 pub struct Request<'a> {
     pub client_id: Uuid,

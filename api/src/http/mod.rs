@@ -2,6 +2,7 @@
 //! (request ids, request logs, body limit, panic catching), and one module per
 //! resource.
 
+pub mod audit;
 pub mod auth;
 pub mod bank;
 pub mod cards;
@@ -190,6 +191,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(cards::router(&ctx))
         .merge(bank::router(&ctx))
         .merge(compliance::router(&ctx))
+        .merge(audit::router(&ctx))
         .merge(cashouts::router())
         .merge(operations::router())
         .merge(scheduled::router())

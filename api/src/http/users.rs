@@ -262,6 +262,13 @@ pub async fn update_user(
         }
     }
     let view = load_user(&mut tx, &ctx, auth.client_id, id).await?;
+    let what = emledger_operations::audit::Action {
+        action: "user.updated",
+        object_type: "user",
+        object_id: id.to_string(),
+        detail: serde_json::json!({"previousStatus": status, "status": b.status.map(|s| s.as_str()), "kycLevel": b.kyc_level}),
+    };
+    emledger_operations::audit::record(&mut tx, &auth.actor(), None, what).await?;
     tx.commit().await?;
     Ok(Json(view))
 }

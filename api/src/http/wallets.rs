@@ -516,6 +516,13 @@ pub async fn unsubscribe_wallet(auth: Auth<Write>, State(ctx): State<ApiContext>
     // its schedules (paying or paid) end with it
     emledger_operations::schedule::delete_all_of_wallet(&mut tx, id).await?;
     let view = load_wallet(&mut tx, &ctx, auth.client_id, id).await?;
+    let what = emledger_operations::audit::Action {
+        action: "wallet.unsubscribed",
+        object_type: "wallet",
+        object_id: id.to_string(),
+        detail: serde_json::json!({"previousStatus": w.status}),
+    };
+    emledger_operations::audit::record(&mut tx, &auth.actor(), None, what).await?;
     tx.commit().await?;
     Ok(Json(view))
 }
