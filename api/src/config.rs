@@ -187,10 +187,42 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_CLEARING_INTERVAL_MS", default_value_t = 1000)]
     pub clearing_interval_ms: u64,
 
+    /// Per-tenant request rates (429 past them).
+    #[command(flatten)]
+    pub rate_limits: RateLimitConfig,
+
     /// The clock of the API and its scheduler (the system clock when `None`; tests
     /// inject a `scheduler::ManualClock`). Not a flag.
     #[arg(skip)]
     pub clock: Option<Arc<dyn emledger_operations::scheduler::Clock>>,
+}
+
+/// Per-tenant rate limits, per route class and per API process (with N
+/// replicas behind a balancer a tenant gets up to N times these). A class
+/// allows its rate per second on average and bursts of twice that.
+#[derive(Clone, Debug, Args)]
+pub struct RateLimitConfig {
+    /// Reads (GET) per second per tenant; 0 turns the limit off.
+    #[arg(long, env = "EMLEDGER_RATE_LIMIT_READS", default_value_t = 200)]
+    pub rate_limit_reads: u32,
+
+    /// Writes (POST, PUT, PATCH, DELETE, and token requests) per second per
+    /// tenant; 0 turns the limit off.
+    #[arg(long, env = "EMLEDGER_RATE_LIMIT_WRITES", default_value_t = 100)]
+    pub rate_limit_writes: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self { rate_limit_reads: 200, rate_limit_writes: 100 }
+    }
+}
+
+impl RateLimitConfig {
+    /// No limits (tests that load the API on purpose, benchmarks).
+    pub fn off() -> Self {
+        Self { rate_limit_reads: 0, rate_limit_writes: 0 }
+    }
 }
 
 impl Default for ApiConfig {
@@ -233,6 +265,7 @@ impl Default for ApiConfig {
             clearing_auto: true,
             clearing_max_amount: None,
             clearing_interval_ms: 1000,
+            rate_limits: RateLimitConfig::default(),
             clock: None,
         }
     }

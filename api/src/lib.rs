@@ -18,7 +18,7 @@ pub mod config;
 pub mod http;
 pub mod tenant;
 
-pub use config::ApiConfig;
+pub use config::{ApiConfig, RateLimitConfig};
 pub use http::{router, ApiContext};
 pub use tenant::{api_key_is_live, create_api_key, create_tenant, revoke_api_key, Scope};
 

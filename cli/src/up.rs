@@ -57,6 +57,9 @@ pub struct UpArgs {
     /// Where the API listens.
     #[arg(long, env = "EMLEDGER_API_LISTEN", default_value = "127.0.0.1:8080")]
     pub api_listen: String,
+    /// Per-tenant rate limits of the API.
+    #[command(flatten)]
+    pub rate_limits: emledger_api::RateLimitConfig,
     /// The platform key (operator, notary, minter, burner). Defaults to anvil's account 0
     /// when anvil is started here. Never logged.
     #[arg(long, env = "EMLEDGER_PLATFORM_KEY", hide_env_values = true)]
@@ -410,6 +413,7 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
         bank_simulator: true,
         bank_cutoff_ms: 5_000,
         operator_token: Some(state_secret(&state_dir, "operator-token")?),
+        rate_limits: args.rate_limits.clone(),
         ..emledger_api::ApiConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&args.api_listen)

@@ -149,6 +149,7 @@ impl<S: RequiredScope> FromRequestParts<ApiContext> for Auth<S> {
         if !c.scopes.contains(&S::SCOPE) {
             return Err(Error::Forbidden(S::SCOPE));
         }
+        ctx.rate_limits().check_request(&parts.method, parts.extensions.get::<super::ratelimit::Slot>(), c.client_id)?;
         let request_id = request_id(&parts.headers).map(str::to_owned);
         Ok(Auth { client_id: c.client_id, scopes: c.scopes, key_id: c.key_id, bearer: c.bearer, request_id, _scope: PhantomData })
     }
@@ -197,6 +198,7 @@ fn oauth(status: StatusCode, code: &'static str, message: impl Into<String>) -> 
         (status = 400, description = "`unsupported_grant_type`, `invalid_scope`, `invalid_request`", body = super::error::ErrorEnvelope),
         (status = 401, description = "`invalid_client`", body = super::error::ErrorEnvelope)))]
 pub async fn token(State(ctx): State<ApiContext>, req: Request) -> Result<Json<TokenResponse>> {
+    let slot = req.extensions().get::<super::ratelimit::Slot>().cloned();
     let basic = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -241,6 +243,8 @@ pub async fn token(State(ctx): State<ApiContext>, req: Request) -> Result<Json<T
     if key.client_id != client_id {
         return Err(bad_client());
     }
+    // a token request is a write of the (verified) tenant
+    ctx.rate_limits().check_request(&axum::http::Method::POST, slot.as_ref(), client_id)?;
     let scopes: Vec<Scope> = match body.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => key.scopes.clone(),
         Some(requested) => {

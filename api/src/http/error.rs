@@ -87,6 +87,9 @@ pub enum Error {
     /// OAuth token endpoint refusals (`invalid_client`, `unsupported_grant_type`, `invalid_scope`, ...).
     #[error("{message}")]
     OAuth { status: StatusCode, code: &'static str, message: String },
+    /// 429 `rate_limited`: the tenant spent its requests of this class for now.
+    #[error("too many {class} requests for this tenant: retry in {retry_after_secs} s")]
+    RateLimited { class: &'static str, retry_after_secs: u64, policy: String, state: String },
     /// 500 `internal_error`: logged, never detailed to the caller.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -149,6 +152,7 @@ impl Error {
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::OAuth { status, .. } => *status,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -167,6 +171,7 @@ impl Error {
             Error::IdempotencyKeyReused => "idempotency_key_reused",
             Error::Unprocessable { code, .. } | Error::Unavailable { code, .. } => code,
             Error::OAuth { code, .. } => code,
+            Error::RateLimited { .. } => "rate_limited",
             Error::Internal(_) => "internal_error",
         }
     }
@@ -180,6 +185,7 @@ impl Error {
             Error::NotFound(resource) => json!({ "resource": resource }),
             Error::ReferenceNotFound { resource, field } => json!({ "resource": resource, "field": field }),
             Error::PayloadTooLarge(limit) => json!({ "maxBytes": limit }),
+            Error::RateLimited { class, retry_after_secs, .. } => json!({ "class": class, "retryAfterSeconds": retry_after_secs }),
             _ => json!({}),
         }
     }
@@ -199,6 +205,15 @@ impl IntoResponse for Error {
         let mut res = (status, axum::Json(self.envelope())).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Error::RateLimited { retry_after_secs, policy, state, .. } = &self {
+            let h = res.headers_mut();
+            h.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    h.insert(name, v);
+                }
+            }
         }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer, ApiKey"));

@@ -22,6 +22,7 @@ pub mod money;
 pub mod movements;
 pub mod operations;
 pub mod paging;
+pub mod ratelimit;
 pub mod scheduled;
 pub mod transfers;
 pub mod users;
@@ -54,6 +55,7 @@ struct Inner {
     config: ApiConfig,
     jwt_key: Vec<u8>,
     simulator: Option<Arc<emledger_operations::psp::simulator::Simulator>>,
+    rate_limits: ratelimit::RateLimits,
 }
 
 /// State shared by every handler: the money domain's [`Platform`] plus what
@@ -90,7 +92,18 @@ impl ApiContext {
         };
         let platform = Platform::new(pool, config.dlt_network.clone(), signer, config.clock.clone()).await?;
         let simulator = psp_setup::configure(&config, &platform, &psp_setup::absolute_base(base_url)?)?;
-        Ok(Self(Arc::new(Inner { platform, config, jwt_key, simulator })))
+        let rate_limits = ratelimit::RateLimits::new(&config.rate_limits);
+        let ctx = Self(Arc::new(Inner { platform, config, jwt_key, simulator, rate_limits }));
+        // forget idle tenants' limiter state now and then (while the context lives)
+        let weak = Arc::downgrade(&ctx.0);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                let Some(inner) = weak.upgrade() else { return };
+                inner.rate_limits.tidy();
+            }
+        });
+        Ok(ctx)
     }
 
     /// The PSP simulator, when this process serves it.
@@ -110,6 +123,10 @@ impl ApiContext {
 
     pub fn pool(&self) -> &PgPool {
         self.0.platform.pool()
+    }
+
+    pub fn rate_limits(&self) -> &ratelimit::RateLimits {
+        &self.0.rate_limits
     }
 
     pub fn config(&self) -> &ApiConfig {
@@ -198,6 +215,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(metrics::router())
         .route_layer(axum::middleware::from_fn_with_state(ctx.clone(), database_gate))
         .route_layer(axum::middleware::from_fn(metrics::record))
+        .route_layer(axum::middleware::from_fn(ratelimit::headers))
         .with_state(ctx);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

@@ -81,6 +81,8 @@ pub struct ApiOptions {
     pub rpc_url: Option<String>,
     /// Extra environment of the subprocess.
     pub env: Vec<(String, String)>,
+    /// Per-tenant rate limits; off when `None` (the tests load the API on purpose).
+    pub rate_limits: Option<emledger_api::RateLimitConfig>,
 }
 
 /// The simulator's passphrases in tests (so tests can sign feedbacks of their own).
@@ -170,6 +172,9 @@ impl MoneyStack {
             if let Some(f) = &options.fault {
                 cmd.env("EMLEDGER_FAULT", f);
             }
+            let limits = options.rate_limits.clone().unwrap_or_else(emledger_api::RateLimitConfig::off);
+            cmd.arg("--rate-limit-reads").arg(limits.rate_limit_reads.to_string());
+            cmd.arg("--rate-limit-writes").arg(limits.rate_limit_writes.to_string());
             cmd.envs(options.env.iter().map(|(k, v)| (k, v)));
             cmd.arg("--bank-inbox")
                 .arg(self.bank_dir.join("inbox"))
@@ -227,6 +232,7 @@ impl MoneyStack {
                 psp_pspid: (!options.no_psp).then(|| PSP_PSPID.into()),
                 psp_sha_in: (!options.no_psp).then(|| PSP_SHA_IN.into()),
                 psp_sha_out: (!options.no_psp).then(|| PSP_SHA_OUT.into()),
+                rate_limits: options.rate_limits.clone().unwrap_or_else(emledger_api::RateLimitConfig::off),
                 ..Default::default()
             };
             let pool = emledger_ledger::db::connect(&self.db_url, 24).await?;
