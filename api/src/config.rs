@@ -71,6 +71,17 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_CONFIRMATIONS", default_value_t = 0)]
     pub confirmations: u64,
 
+    /// How the submitter prices transactions: `auto` (EIP-1559 when the chain's
+    /// latest block has a base fee, legacy `gasPrice` otherwise), `eip1559` or
+    /// `legacy`. The choice is logged at start.
+    #[arg(long, env = "EMLEDGER_GAS_MODE", default_value = "auto")]
+    pub gas_mode: String,
+
+    /// The legacy `gasPrice` in wei (0 on zero-price consortium chains); the
+    /// node's `eth_gasPrice` when absent. Only with legacy pricing.
+    #[arg(long, env = "EMLEDGER_GAS_PRICE_WEI")]
+    pub gas_price_wei: Option<u128>,
+
     /// `/health` is DEGRADED when an operation has been PENDING, SIGNED or SENT
     /// without moving for this many seconds.
     #[arg(long, env = "EMLEDGER_STUCK_AFTER_SECS", default_value_t = 60)]
@@ -266,6 +277,8 @@ impl Default for ApiConfig {
             clearing_max_amount: None,
             clearing_interval_ms: 1000,
             rate_limits: RateLimitConfig::default(),
+            gas_mode: "auto".into(),
+            gas_price_wei: None,
             clock: None,
         }
     }

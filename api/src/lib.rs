@@ -139,6 +139,8 @@ pub async fn serve_on(
                 max_attempts: config.max_attempts,
                 retry_base: std::time::Duration::from_millis(config.retry_base_ms),
                 confirmations: config.confirmations,
+                gas_mode: config.gas_mode.parse().map_err(|e: String| anyhow::anyhow!("--gas-mode: {e}"))?,
+                gas_price_wei: config.gas_price_wei,
                 ..submitter::SubmitterConfig::new(rpc_url, submitter::parse_key(key)?)
             };
             let platform = ctx.platform();

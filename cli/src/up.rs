@@ -57,6 +57,12 @@ pub struct UpArgs {
     /// Where the API listens.
     #[arg(long, env = "EMLEDGER_API_LISTEN", default_value = "127.0.0.1:8080")]
     pub api_listen: String,
+    /// How the submitter prices transactions: auto, eip1559 or legacy (see `emledger api --help`).
+    #[arg(long, env = "EMLEDGER_GAS_MODE", default_value = "auto")]
+    pub gas_mode: String,
+    /// The legacy gasPrice in wei (0 on zero-price chains).
+    #[arg(long, env = "EMLEDGER_GAS_PRICE_WEI")]
+    pub gas_price_wei: Option<u128>,
     /// Per-tenant rate limits of the API.
     #[command(flatten)]
     pub rate_limits: emledger_api::RateLimitConfig,
@@ -414,6 +420,8 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
         bank_cutoff_ms: 5_000,
         operator_token: Some(state_secret(&state_dir, "operator-token")?),
         rate_limits: args.rate_limits.clone(),
+        gas_mode: args.gas_mode.clone(),
+        gas_price_wei: args.gas_price_wei,
         ..emledger_api::ApiConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&args.api_listen)

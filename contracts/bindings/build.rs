@@ -59,7 +59,9 @@ fn main() {
     ));
     settings.optimizer.enabled = Some(true);
     settings.optimizer.runs = Some(200);
-    settings.evm_version = Some(EvmVersion::Cancun);
+    // Berlin: the bytecode runs on every EVM chain from Berlin on (no PUSH0, MCOPY or
+    // transient storage), as Besu/Quorum consortium networks need; see README "Real chains".
+    settings.evm_version = Some(EvmVersion::Berlin);
     settings.remappings = vec![Remapping {
         context: None,
         name: "@openzeppelin/contracts/".into(),

@@ -96,6 +96,52 @@ pub struct SubmitterConfig {
     pub retry_base: Duration,
     /// Blocks on top of an operation's block before it is SUCCESS.
     pub confirmations: u64,
+    /// How transactions are priced.
+    pub gas_mode: GasMode,
+    /// The legacy `gasPrice` in wei (legacy pricing); the node's `eth_gasPrice` when `None`.
+    pub gas_price_wei: Option<u128>,
+}
+
+/// How the submitter prices its transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GasMode {
+    /// EIP-1559 when the chain's latest block has a base fee, legacy otherwise
+    /// (pre-London chains, most Besu/Quorum consortium networks).
+    Auto,
+    /// Type-2 transactions: `maxFeePerGas` and `maxPriorityFeePerGas` from `eth_feeHistory`.
+    Eip1559,
+    /// Type-0 transactions with a `gasPrice` (0 on zero-price chains).
+    Legacy,
+}
+
+impl std::str::FromStr for GasMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(GasMode::Auto),
+            "eip1559" | "eip-1559" | "1559" => Ok(GasMode::Eip1559),
+            "legacy" => Ok(GasMode::Legacy),
+            other => Err(format!("unknown gas mode {other:?}: auto, eip1559 or legacy")),
+        }
+    }
+}
+
+/// The fees one signing pass uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fees {
+    Eip1559 { max_fee: u128, tip: u128 },
+    Legacy { price: u128 },
+}
+
+impl Fees {
+    /// What a transaction may pay per gas at most (stored with it).
+    fn cap(self) -> u128 {
+        match self {
+            Fees::Eip1559 { max_fee, .. } => max_fee,
+            Fees::Legacy { price } => price,
+        }
+    }
 }
 
 impl SubmitterConfig {
@@ -109,6 +155,8 @@ impl SubmitterConfig {
             max_attempts: 5,
             retry_base: Duration::from_millis(500),
             confirmations: 0,
+            gas_mode: GasMode::Auto,
+            gas_price_wei: None,
         }
     }
 }
@@ -197,7 +245,10 @@ struct Submitter {
     health: Arc<SubmitterHealth>,
     /// By nonce.
     in_flight: BTreeMap<i64, InFlight>,
-    fees: Option<(Instant, u128, u128)>,
+    fees: Option<(Instant, Fees)>,
+    /// The pricing chosen at start (never `Auto`).
+    gas_mode: GasMode,
+    gas_price_wei: Option<u128>,
     /// Recent gas estimates per function selector (see `plan`).
     gas_by_selector: HashMap<[u8; 4], (u64, Instant)>,
 }
@@ -250,7 +301,18 @@ fn node_unreachable(e: &RpcError<TransportErrorKind>) -> bool {
 impl Submitter {
     async fn connect(pool: &PgPool, config: &SubmitterConfig, wake: Arc<Notify>, health: Arc<SubmitterHealth>) -> anyhow::Result<Self> {
         let provider = emledger_ledger::rpc::http_provider(&config.rpc_url).context("invalid --rpc-url")?;
-        let chain_id = provider.get_chain_id().await.context("reading the chain id")?;
+        let chain_id = provider.get_chain_id().await.with_context(|| format!("reading the chain id from {}", config.rpc_url))?;
+        let gas_mode = match config.gas_mode {
+            GasMode::Auto => {
+                let latest = provider.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest).await.context("reading the latest block")?;
+                match latest.and_then(|b| b.header.base_fee_per_gas) {
+                    Some(_) => GasMode::Eip1559,
+                    None => GasMode::Legacy,
+                }
+            }
+            chosen => chosen,
+        };
+        tracing::info!(chain_id, gas_mode = ?gas_mode, gas_price_wei = ?config.gas_price_wei, auto = config.gas_mode == GasMode::Auto, "transaction pricing");
         Ok(Self {
             pool: pool.clone(),
             provider,
@@ -266,6 +328,8 @@ impl Submitter {
             health,
             in_flight: BTreeMap::new(),
             fees: None,
+            gas_mode,
+            gas_price_wei: config.gas_price_wei,
             gas_by_selector: HashMap::new(),
         })
     }
@@ -408,15 +472,22 @@ impl Submitter {
         }
     }
 
-    async fn current_fees(&mut self) -> anyhow::Result<(u128, u128)> {
-        if let Some((at, max_fee, tip)) = self.fees {
+    async fn current_fees(&mut self) -> anyhow::Result<Fees> {
+        if let Some((at, fees)) = self.fees {
             if at.elapsed() < Duration::from_secs(2) {
-                return Ok((max_fee, tip));
+                return Ok(fees);
             }
         }
-        let f = self.provider.estimate_eip1559_fees().await.context("estimating EIP-1559 fees")?;
-        self.fees = Some((Instant::now(), f.max_fee_per_gas, f.max_priority_fee_per_gas));
-        Ok((f.max_fee_per_gas, f.max_priority_fee_per_gas))
+        let fees = match (self.gas_mode, self.gas_price_wei) {
+            (GasMode::Legacy, Some(price)) => Fees::Legacy { price },
+            (GasMode::Legacy, None) => Fees::Legacy { price: self.provider.get_gas_price().await.context("reading eth_gasPrice")? },
+            _ => {
+                let f = self.provider.estimate_eip1559_fees().await.context("estimating EIP-1559 fees")?;
+                Fees::Eip1559 { max_fee: f.max_fee_per_gas, tip: f.max_priority_fee_per_gas }
+            }
+        };
+        self.fees = Some((Instant::now(), fees));
+        Ok(fees)
     }
 
     /// Packs, estimates, signs, stores and sends the next ready PENDING operations.
@@ -446,7 +517,7 @@ impl Submitter {
                 Err(_) => faults.push((id, OpFault::Refused("the operation's contract address is malformed".into()))),
             }
         }
-        let (max_fee, tip) = self.current_fees().await?;
+        let fees = self.current_fees().await?;
         let (planned, more_faults, node_down) = self.plan(ops, capacity).await;
         faults.extend(more_faults);
         let settled = self.record_faults(&faults).await;
@@ -473,9 +544,11 @@ impl Submitter {
                 .with_input(p.calldata.clone())
                 .with_nonce(next as u64)
                 .with_chain_id(self.chain_id)
-                .with_gas_limit(p.gas)
-                .with_max_fee_per_gas(max_fee)
-                .with_max_priority_fee_per_gas(tip);
+                .with_gas_limit(p.gas);
+            let req = match fees {
+                Fees::Eip1559 { max_fee, tip } => req.with_max_fee_per_gas(max_fee).with_max_priority_fee_per_gas(tip),
+                Fees::Legacy { price } => req.with_gas_price(price),
+            };
             let envelope: TxEnvelope = req.build(&self.wallet).await.context("signing")?;
             let raw = envelope.encoded_2718();
             let hash = *envelope.tx_hash();
@@ -494,7 +567,7 @@ impl Submitter {
             .bind(p.ops.len() as i32)
             .bind(p.batched)
             .bind(p.gas as i64)
-            .bind(max_fee.to_string())
+            .bind(fees.cap().to_string())
             .bind(raw)
             .bind(format!("{hash:#x}"))
             .fetch_one(&mut *tx)
@@ -509,7 +582,7 @@ impl Submitter {
             .bind(&signer)
             .bind(nonce)
             .bind(p.gas as i64)
-            .bind(max_fee.to_string())
+            .bind(fees.cap().to_string())
             .bind(format!("{hash:#x}"))
             .bind(&p.ops)
             .bind(&index)

@@ -83,6 +83,11 @@ pub struct ApiOptions {
     pub env: Vec<(String, String)>,
     /// Per-tenant rate limits; off when `None` (the tests load the API on purpose).
     pub rate_limits: Option<emledger_api::RateLimitConfig>,
+    /// Extra arguments of anvil (e.g. a pre-London hardfork).
+    pub anvil_args: Vec<String>,
+    /// `--gas-mode` and `--gas-price-wei` of the API.
+    pub gas_mode: Option<String>,
+    pub gas_price_wei: Option<u128>,
 }
 
 /// The simulator's passphrases in tests (so tests can sign feedbacks of their own).
@@ -116,7 +121,8 @@ fn free_port() -> u16 {
 
 impl MoneyStack {
     pub async fn start(name: &str, options: ApiOptions) -> anyhow::Result<Self> {
-        let chain = Chain::start().await?;
+        let anvil_args: Vec<&str> = options.anvil_args.iter().map(String::as_str).collect();
+        let chain = Chain::start_with_args(&anvil_args).await?;
         let (pool, db_url) = fresh_database(name).await?;
         chain.record(&pool).await?;
         let indexer = IndexerProcess::spawn(&chain.rpc_url(), &db_url, chain.deployment.address, &[])?;
@@ -175,6 +181,12 @@ impl MoneyStack {
             let limits = options.rate_limits.clone().unwrap_or_else(emledger_api::RateLimitConfig::off);
             cmd.arg("--rate-limit-reads").arg(limits.rate_limit_reads.to_string());
             cmd.arg("--rate-limit-writes").arg(limits.rate_limit_writes.to_string());
+            if let Some(m) = &options.gas_mode {
+                cmd.arg("--gas-mode").arg(m);
+            }
+            if let Some(p) = options.gas_price_wei {
+                cmd.arg("--gas-price-wei").arg(p.to_string());
+            }
             cmd.envs(options.env.iter().map(|(k, v)| (k, v)));
             cmd.arg("--bank-inbox")
                 .arg(self.bank_dir.join("inbox"))
@@ -233,6 +245,8 @@ impl MoneyStack {
                 psp_sha_in: (!options.no_psp).then(|| PSP_SHA_IN.into()),
                 psp_sha_out: (!options.no_psp).then(|| PSP_SHA_OUT.into()),
                 rate_limits: options.rate_limits.clone().unwrap_or_else(emledger_api::RateLimitConfig::off),
+                gas_mode: options.gas_mode.clone().unwrap_or_else(|| "auto".into()),
+                gas_price_wei: options.gas_price_wei,
                 ..Default::default()
             };
             let pool = emledger_ledger::db::connect(&self.db_url, 24).await?;
