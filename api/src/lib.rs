@@ -52,6 +52,7 @@ pub async fn serve_on(
     pool: PgPool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    emledger_ledger::rpc::install_tls_provider();
     let addr = listener.local_addr()?;
     let base = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let ctx = ApiContext::with_base_url(config.clone(), pool.clone(), &base).await?;
@@ -130,6 +131,16 @@ pub async fn serve_on(
             interval: std::time::Duration::from_millis(config.bank_inbox_poll_ms.max(10)),
         };
         bank_tasks.push(tokio::spawn(sim.run(stop_rx.clone())));
+    }
+    // a node whose TLS certificate is not trusted will not heal by waiting: a startup error naming it
+    if let Some(url) = config.rpc_url.as_deref().filter(|u| u.starts_with("https://")) {
+        let provider = emledger_ledger::rpc::http_provider(url)?;
+        if let Err(e) = emledger_ledger::rpc::chain_id(&provider, url).await {
+            if e.to_string().contains("TLS certificate") {
+                return Err(e);
+            }
+            tracing::warn!(error = %format!("{e:#}"), "the chain node does not answer yet");
+        }
     }
     let submitter = match (config.rpc_url.clone(), config.platform_key.as_deref().filter(|k| !k.trim().is_empty())) {
         (Some(rpc_url), Some(key)) => {

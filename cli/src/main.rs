@@ -34,6 +34,10 @@ struct Cli {
     /// Log format: `text` or `json`.
     #[arg(long, env = "EMLEDGER_LOG_FORMAT", default_value = "text", global = true)]
     log_format: String,
+    /// PEM file of the CA that signed an https:// node's certificate (a private
+    /// network's CA); trusted besides the public roots.
+    #[arg(long, env = "EMLEDGER_RPC_CA_FILE", global = true)]
+    rpc_ca_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -179,7 +183,7 @@ fn http_provider(url: &str) -> anyhow::Result<DynProvider> {
 }
 
 async fn target(pool: &PgPool, provider: &DynProvider, chain: &ChainArgs) -> anyhow::Result<Target> {
-    let chain_id = provider.get_chain_id().await.context("eth_chainId")?;
+    let chain_id = emledger_ledger::rpc::chain_id(provider, &chain.rpc_url).await?;
     let contract = match chain.contract {
         Some(c) => c,
         None => {
@@ -215,6 +219,8 @@ fn shutdown_signal() -> watch::Receiver<bool> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(&cli.log_format);
+    emledger_ledger::rpc::install_tls_provider();
+    emledger_ledger::rpc::set_ca_file(cli.rpc_ca_file.clone());
     match &cli.command {
         Command::Migrate => {
             let (_pool, _cluster) = database(&cli).await?;
@@ -226,6 +232,7 @@ async fn main() -> anyhow::Result<()> {
             let provider = ProviderBuilder::new()
                 .wallet(EthereumWallet::from(signer.clone()))
                 .connect_client(emledger_ledger::rpc::http_rpc_client(&args.chain.rpc_url).context("invalid --rpc-url")?);
+            emledger_ledger::rpc::chain_id(&http_provider(&args.chain.rpc_url)?, &args.chain.rpc_url).await?;
             let params = TokenParams {
                 name: args.name.clone(),
                 symbol: args.symbol.clone(),

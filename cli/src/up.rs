@@ -212,7 +212,7 @@ async fn deployment(
     rpc_url: &str,
     dlt_network: &str,
 ) -> anyhow::Result<(Target, bool)> {
-    let chain_id = provider.get_chain_id().await?;
+    let chain_id = emledger_ledger::rpc::chain_id(provider, rpc_url).await?;
     let recorded: Vec<(String,)> =
         sqlx::query_as("SELECT contract FROM chain_cursor WHERE chain_id = $1").bind(chain_id as i64).fetch_all(pool).await?;
     if let [(contract,)] = recorded.as_slice() {

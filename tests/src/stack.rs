@@ -84,6 +84,7 @@ impl Chain {
     }
 
     pub async fn start_with_args(args: &[&str]) -> anyhow::Result<Self> {
+        emledger_ledger::rpc::install_tls_provider();
         // keep recent states in memory only: anvil otherwise persists every
         // historical state to ~/.foundry/anvil/tmp and a killed anvil leaves them there
         let anvil = Anvil::at(toolchain::anvil())

@@ -1,7 +1,8 @@
 //! Running on chains other than a default anvil (issue "Run on real chains"):
-//! legacy and zero-price gas. Real parts: anvil (here with a pre-London
-//! hardfork and a zero gas price, as Besu/Quorum consortium chains run),
-//! Postgres, the indexer binary, the API.
+//! legacy and zero-price gas; https:// nodes behind a private CA. Real parts:
+//! anvil (with a pre-London hardfork and a zero gas price, as Besu/Quorum
+//! consortium chains run; or behind a TLS-terminating proxy with a self-signed
+//! CA), Postgres, the indexer and API binaries.
 
 use alloy::{network::TransactionResponse as _, providers::Provider};
 use serde_json::json;
@@ -39,5 +40,121 @@ async fn a_zero_price_legacy_chain_gets_type_0_transactions_at_price_0() -> anyh
     assert_eq!(tx.from(), st.chain.platform.address());
     let log = std::fs::read_to_string(emledger_tests::stack::target_dir().join("test-state/api.log"))?;
     assert!(log.contains("transaction pricing") && log.contains("Legacy"), "the choice is logged");
+    Ok(())
+}
+
+/// A TLS-terminating proxy in front of `upstream` (plain http), with a fresh
+/// CA: its https:// URL and the CA's PEM file.
+async fn tls_proxy(upstream: &str, dir: &std::path::Path) -> anyhow::Result<(String, std::path::PathBuf)> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "emledger test CA");
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate()?;
+    let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?.signed_by(&leaf_key, &issuer)?;
+    std::fs::create_dir_all(dir)?;
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca_cert.pem())?;
+
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()))?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
+    let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    Ok((url, ca_file))
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(emledger_tests::stack::emledger_bin());
+    cmd.args(args).env_remove("EMLEDGER_RPC_CA_FILE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("emledger runs");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// An https:// node whose certificate the platform does not trust: every
+/// command that talks to it stops at start with an error naming the URL and
+/// the flag that fixes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_a_clear_startup_error_naming_the_url() -> anyhow::Result<()> {
+    let st = MoneyStack::start("real_chains_bad_tls", ApiOptions::default()).await?;
+    let dir = emledger_tests::stack::target_dir().join("test-state/tls-bad");
+    let (url, _ca) = tls_proxy(&st.chain.rpc_url(), &dir).await?;
+    let contract = format!("{:#x}", st.chain.deployment.address);
+    let key = format!("{}", alloy::hex::encode_prefixed(st.chain.platform.to_bytes()));
+    for args in [
+        vec!["--database-url", &st.db_url, "indexer", "--rpc-url", &url, "--contract", &contract],
+        vec!["--database-url", &st.db_url, "reconcile", "--rpc-url", &url, "--contract", &contract],
+        vec!["--database-url", &st.db_url, "api", "--listen", "127.0.0.1:0", "--rpc-url", &url, "--platform-key", &key],
+    ] {
+        let (ok, out) = tokio::task::spawn_blocking({
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            move || run(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+        })
+        .await?;
+        assert!(!ok, "{args:?} started against an untrusted certificate:\n{out}");
+        assert!(out.contains(&format!("cannot reach the chain node at {url}")) && out.contains("--rpc-ca-file"), "{args:?}:\n{out}");
+        assert!(!out.contains(&key[2..]), "the platform key is never printed");
+    }
+    // a CA file that is not one is refused as such
+    std::fs::write(dir.join("junk.pem"), "not a certificate")?;
+    let junk = dir.join("junk.pem");
+    let (ok, out) = run(&["--database-url", &st.db_url, "--rpc-ca-file", junk.to_str().unwrap(), "reconcile", "--rpc-url", &url, "--contract", &contract], &[]);
+    assert!(!ok && out.contains("holds no PEM certificate"), "{out}");
+    Ok(())
+}
+
+/// Through a TLS-terminating proxy with a private CA (`--rpc-ca-file`): the
+/// submitter sends over https, money settles, reconcile over https is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_tls_proxy_with_a_private_ca_money_settles() -> anyhow::Result<()> {
+    let mut st = MoneyStack::start("real_chains_tls", ApiOptions::default()).await?;
+    let dir = emledger_tests::stack::target_dir().join("test-state/tls-good");
+    let (url, ca) = tls_proxy(&st.chain.rpc_url(), &dir).await?;
+    let opts = ApiOptions {
+        subprocess: true,
+        rpc_url: Some(url.clone()),
+        env: vec![("EMLEDGER_RPC_CA_FILE".into(), ca.display().to_string())],
+        ..Default::default()
+    };
+    st.restart_api(opts).await?;
+    let (a, _) = st.wallet().await;
+    let (b, _) = st.wallet().await;
+    st.fund(&a, "10").await;
+    let r = st.post_key(&format!("/api/v1/public/wallets/{a}/transfer"), json!({"amount": "1.25", "targetWalletId": b}), "tls-1").await;
+    let id = r.ok(202)["apiOperationId"].as_str().unwrap().to_owned();
+    let op = st.wait_operation(&id).await;
+    assert_eq!(op["status"], "SUCCESS", "{op}");
+    st.wait_balances(&b, ("1.25", "1.25", "0.00")).await;
+    let block = st.chain.block_number().await?;
+    emledger_tests::stack::wait_for_cursor(&st.pool, block, std::time::Duration::from_secs(60)).await?;
+    let contract = format!("{:#x}", st.chain.deployment.address);
+    let (ok, out) = tokio::task::spawn_blocking({
+        let (db, url, ca, contract) = (st.db_url.clone(), url.clone(), ca.display().to_string(), contract.clone());
+        move || run(&["--database-url", &db, "--rpc-ca-file", &ca, "reconcile", "--rpc-url", &url, "--contract", &contract], &[])
+    })
+    .await?;
+    assert!(ok && out.contains(": 0 mismatches"), "{out}");
     Ok(())
 }
