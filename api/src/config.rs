@@ -46,6 +46,16 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_PLATFORM_KEY", hide_env_values = true)]
     pub platform_key: Option<String>,
 
+    /// The platform key from an encrypted JSON keystore (Web3 Secret Storage;
+    /// `emledger keystore new|import` makes one) instead of `--platform-key`.
+    #[arg(long, env = "EMLEDGER_PLATFORM_KEYSTORE")]
+    pub platform_keystore: Option<std::path::PathBuf>,
+
+    /// A file whose first line is the keystore's password (else
+    /// `EMLEDGER_PLATFORM_KEYSTORE_PASSWORD`). Never logged.
+    #[arg(long, env = "EMLEDGER_PLATFORM_KEYSTORE_PASSWORD_FILE")]
+    pub platform_keystore_password_file: Option<std::path::PathBuf>,
+
     /// Most signed-but-unmined transactions the submitter keeps in flight.
     #[arg(long, env = "EMLEDGER_MAX_IN_FLIGHT", default_value_t = 32)]
     pub max_in_flight: usize,
@@ -278,6 +288,8 @@ impl Default for ApiConfig {
             clearing_interval_ms: 1000,
             rate_limits: RateLimitConfig::default(),
             gas_mode: "auto".into(),
+            platform_keystore: None,
+            platform_keystore_password_file: None,
             gas_price_wei: None,
             clock: None,
         }

@@ -53,6 +53,16 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     emledger_ledger::rpc::install_tls_provider();
+    let mut config = config;
+    if let Some(path) = config.platform_keystore.clone() {
+        if config.platform_key.as_deref().is_some_and(|k| !k.trim().is_empty()) {
+            anyhow::bail!("give the platform key either as --platform-key or as --platform-keystore, not both");
+        }
+        let password = emledger_operations::submitter::keystore_password(config.platform_keystore_password_file.as_deref())?;
+        let signer = emledger_operations::submitter::decrypt_keystore(&path, &password)?;
+        tracing::info!(address = %signer.address(), keystore = %path.display(), "the platform key comes from a keystore");
+        config.platform_key = Some(alloy::hex::encode_prefixed(signer.to_bytes()));
+    }
     let addr = listener.local_addr()?;
     let base = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let ctx = ApiContext::with_base_url(config.clone(), pool.clone(), &base).await?;

@@ -62,6 +62,57 @@ enum Command {
     /// The platform's bank files (ISO 20022).
     #[command(subcommand)]
     Bank(BankCommand),
+    /// Encrypted JSON keystores (Web3 Secret Storage) of the platform key, for
+    /// `emledger api --platform-keystore`.
+    #[command(subcommand)]
+    Keystore(KeystoreCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeystoreCommand {
+    /// Make a new random platform key, stored only encrypted; prints its address.
+    New(KeystoreArgs),
+    /// Encrypt an existing key (from `--private-key-file`, else `EMLEDGER_PLATFORM_KEY`); prints its address.
+    Import {
+        #[command(flatten)]
+        args: KeystoreArgs,
+        /// A file whose first line is the hex private key.
+        #[arg(long)]
+        private_key_file: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct KeystoreArgs {
+    /// The keystore file to write (refused if it exists).
+    #[arg(long)]
+    out: PathBuf,
+    /// A file whose first line is the password (else EMLEDGER_PLATFORM_KEYSTORE_PASSWORD).
+    #[arg(long, env = "EMLEDGER_PLATFORM_KEYSTORE_PASSWORD_FILE")]
+    password_file: Option<PathBuf>,
+}
+
+/// Writes the keystore of `key` (a fresh one when `None`) to `args.out`; its address.
+fn write_keystore(args: &KeystoreArgs, key: Option<PrivateKeySigner>) -> anyhow::Result<alloy::primitives::Address> {
+    anyhow::ensure!(!args.out.exists(), "{} exists already: not overwritten", args.out.display());
+    let password = emledger_operations::submitter::keystore_password(args.password_file.as_deref())?;
+    anyhow::ensure!(password.chars().count() >= 8, "the keystore password must have at least 8 characters");
+    let dir = match args.out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = args.out.file_name().context("--out names a file")?.to_string_lossy().into_owned();
+    let mut rng = rand::thread_rng();
+    let signer = match key {
+        Some(k) => alloy_signer_local::LocalSigner::encrypt_keystore(&dir, &mut rng, k.to_bytes(), &password, Some(&name))
+            .map_err(|e| anyhow::anyhow!("writing the keystore: {e}"))?
+            .0,
+        None => alloy_signer_local::LocalSigner::new_keystore(&dir, &mut rng, &password, Some(&name))
+            .map_err(|e| anyhow::anyhow!("writing the keystore: {e}"))?
+            .0,
+    };
+    Ok(signer.address())
 }
 
 #[derive(Subcommand, Debug)]
@@ -337,6 +388,20 @@ async fn main() -> anyhow::Result<()> {
             for e in emledger_operations::bank::entries(&platform, Some("UNAPPLIED"), *limit).await? {
                 println!("{}", serde_json::to_string(&e)?);
             }
+        }
+        Command::Keystore(cmd) => {
+            let (args, key) = match cmd {
+                KeystoreCommand::New(args) => (args, None),
+                KeystoreCommand::Import { args, private_key_file } => {
+                    let text = match private_key_file {
+                        Some(f) => std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?.lines().next().unwrap_or("").to_owned(),
+                        None => std::env::var("EMLEDGER_PLATFORM_KEY").map_err(|_| anyhow::anyhow!("give the key in --private-key-file or EMLEDGER_PLATFORM_KEY"))?,
+                    };
+                    (args, Some(emledger_operations::submitter::parse_key(&text)?))
+                }
+            };
+            let address = write_keystore(args, key)?;
+            println!("{}", serde_json::json!({ "keystore": args.out, "address": format!("{address:#x}") }));
         }
         Command::Tenant(TenantCommand::Create { alias, dlt_network }) => {
             let (pool, _cluster) = database(&cli).await?;

@@ -158,3 +158,72 @@ async fn through_a_tls_proxy_with_a_private_ca_money_settles() -> anyhow::Result
     assert!(ok && out.contains(": 0 mismatches"), "{out}");
     Ok(())
 }
+
+/// The platform key from an encrypted keystore (`emledger keystore import|new`,
+/// `--platform-keystore`): it signs, a wrong password is a clear startup error,
+/// and neither the key nor the password appears in any output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_key_from_a_keystore_signs_and_a_wrong_password_is_a_clear_error() -> anyhow::Result<()> {
+    let mut st = MoneyStack::start("real_chains_keystore", ApiOptions::default()).await?;
+    let dir = emledger_tests::stack::target_dir().join(format!("test-state/keystore-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let key = alloy::hex::encode_prefixed(st.chain.platform.to_bytes());
+    let password = "correct horse battery";
+    let file = dir.join("platform.json");
+    let file_s = file.display().to_string();
+
+    let (ok, out) = run(&["keystore", "import", "--out", &file_s], &[("EMLEDGER_PLATFORM_KEY", &key), ("EMLEDGER_PLATFORM_KEYSTORE_PASSWORD", password)]);
+    assert!(ok, "{out}");
+    assert!(out.contains(&format!("{:#x}", st.chain.platform.address())), "{out}");
+    let stored = std::fs::read_to_string(&file)?;
+    assert!(!stored.contains(&key[2..]) && !out.contains(&key[2..]), "the key is stored encrypted only");
+    let (ok, out) = run(&["keystore", "import", "--out", &file_s], &[("EMLEDGER_PLATFORM_KEY", &key), ("EMLEDGER_PLATFORM_KEYSTORE_PASSWORD", password)]);
+    assert!(!ok && out.contains("exists already"), "{out}");
+
+    // a wrong password: the API does not start, and says why
+    let (ok, out) = tokio::task::spawn_blocking({
+        let (db, rpc, file_s) = (st.db_url.clone(), st.chain.rpc_url(), file_s.clone());
+        move || {
+            run(
+                &["--database-url", &db, "api", "--listen", "127.0.0.1:0", "--rpc-url", &rpc, "--platform-keystore", &file_s],
+                &[("EMLEDGER_PLATFORM_KEYSTORE_PASSWORD", "not the password")],
+            )
+        }
+    })
+    .await?;
+    assert!(!ok && out.contains("wrong password") && out.contains(&file_s), "{out}");
+    assert!(!out.contains("not the password"), "the password is never printed");
+
+    // the right one (from a file): the submitter signs as the platform
+    let pw_file = dir.join("password");
+    std::fs::write(&pw_file, format!("{password}\n"))?;
+    let opts = ApiOptions {
+        subprocess: true,
+        env: vec![
+            ("EMLEDGER_PLATFORM_KEY".into(), String::new()),
+            ("EMLEDGER_PLATFORM_KEYSTORE".into(), file_s.clone()),
+            ("EMLEDGER_PLATFORM_KEYSTORE_PASSWORD_FILE".into(), pw_file.display().to_string()),
+        ],
+        ..Default::default()
+    };
+    st.restart_api(opts).await?;
+    let (a, _) = st.wallet().await;
+    let (b, _) = st.wallet().await;
+    st.fund(&a, "3").await;
+    let r = st.post_key(&format!("/api/v1/public/wallets/{a}/transfer"), json!({"amount": "1.00", "targetWalletId": b}), "keystore-1").await;
+    let id = r.ok(202)["apiOperationId"].as_str().unwrap().to_owned();
+    let op = st.wait_operation(&id).await;
+    assert_eq!(op["status"], "SUCCESS", "{op}");
+    let log = std::fs::read_to_string(emledger_tests::stack::target_dir().join("test-state/api.log"))?;
+    assert!(log.contains("the platform key comes from a keystore"), "the source of the key is logged");
+    assert!(!log.contains(&key[2..]) && !log.contains(password), "neither key nor password in the log");
+
+    // `keystore new`: a fresh key that decrypts with its password
+    let fresh = dir.join("fresh.json");
+    let (ok, out) = run(&["keystore", "new", "--out", &fresh.display().to_string()], &[("EMLEDGER_PLATFORM_KEYSTORE_PASSWORD", password)]);
+    assert!(ok, "{out}");
+    let signer = emledger_operations::submitter::decrypt_keystore(&fresh, password)?;
+    assert!(out.contains(&format!("{:#x}", signer.address())), "{out}");
+    Ok(())
+}

@@ -82,6 +82,33 @@ pub fn parse_key(key: &str) -> anyhow::Result<PrivateKeySigner> {
     key.trim().parse::<PrivateKeySigner>().map_err(|_| anyhow::anyhow!("the platform key is not a valid hex private key"))
 }
 
+/// The platform key from an encrypted JSON keystore (Web3 Secret Storage).
+/// Errors name the file and say whether the password was wrong; neither the key
+/// nor the password is ever in them.
+pub fn decrypt_keystore(path: &std::path::Path, password: &str) -> anyhow::Result<PrivateKeySigner> {
+    if !path.is_file() {
+        anyhow::bail!("the platform keystore {} does not exist", path.display());
+    }
+    alloy_signer_local::LocalSigner::decrypt_keystore(path, password).map_err(|e| {
+        let text = e.to_string();
+        if text.to_ascii_lowercase().contains("mac mismatch") {
+            anyhow::anyhow!("cannot decrypt the platform keystore {}: wrong password", path.display())
+        } else {
+            anyhow::anyhow!("cannot read the platform keystore {}: {text}", path.display())
+        }
+    })
+}
+
+/// A keystore's password: the first line of `file`, else `EMLEDGER_PLATFORM_KEYSTORE_PASSWORD`.
+pub fn keystore_password(file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading the keystore password file {}", f.display()))?;
+        return Ok(text.lines().next().unwrap_or("").to_owned());
+    }
+    std::env::var("EMLEDGER_PLATFORM_KEYSTORE_PASSWORD")
+        .map_err(|_| anyhow::anyhow!("the keystore needs a password: --platform-keystore-password-file or EMLEDGER_PLATFORM_KEYSTORE_PASSWORD"))
+}
+
 /// What the submitter needs.
 pub struct SubmitterConfig {
     pub rpc_url: String,
