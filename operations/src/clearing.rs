@@ -70,12 +70,15 @@ struct Pending {
 }
 
 /// SQL: no clearing operation of the transfer is in flight, or failed in the last 10 s.
-const NOTHING_IN_FLIGHT: &str = "NOT EXISTS (SELECT 1 FROM operations o
+const NOTHING_IN_FLIGHT: &str = concat!(
+    "NOT EXISTS (SELECT 1 FROM operations o
     WHERE o.chain_id = c.chain_id AND o.target = c.contract_address AND o.chain_operation_id = c.operation_id
       AND o.kind IN ('CLEARING_PROCESS', 'CLEARING_EXECUTE', 'CLEARING_REJECT')
-      AND (o.status IN ('PENDING', 'SIGNED', 'SENT')
-           OR (o.status = 'MINED' AND NOT EXISTS (SELECT 1 FROM chain_events e WHERE e.chain_id = o.chain_id AND e.tx_hash = o.tx_hash))
-           OR (o.status = 'FAILED' AND o.updated_at > now() - interval '10 seconds')))";
+      AND (",
+    crate::operation_in_flight_sql!(),
+    "
+           OR (o.status = 'FAILED' AND o.updated_at > now() - interval '10 seconds')))"
+);
 
 /// One round: decides what is undecided (when automatic) and stores the next
 /// operation of every decided transfer; returns how many operations it stored.

@@ -58,7 +58,7 @@ pub async fn sweep(platform: &Platform, release_foreign: bool) -> anyhow::Result
     let Ok(token) = platform.token().await else { return Ok(0) };
     let notary = platform.signer_address().map(|a| format!("{a:#x}")).unwrap_or_default();
     let mut tx = platform.pool().begin().await?;
-    let rows = sqlx::query(
+    let rows = sqlx::query(concat!(
         "SELECT h.id, h.operation_id, h.client_id, h.payer_wallet_id FROM holds h
          WHERE h.chain_id = $1 AND h.contract_address = $2
            AND h.expiration IS NOT NULL AND h.chain_status IN (1, 3) AND NOT h.clearable
@@ -66,12 +66,12 @@ pub async fn sweep(platform: &Platform, release_foreign: bool) -> anyhow::Result
            AND ($3 OR h.notary_dlt_address = $4)
            AND (h.status <> 'RELEASE_FAILED' OR h.updated_at < now() - interval '10 seconds')
            AND NOT EXISTS (SELECT 1 FROM payouts p WHERE p.hold_id = h.id)
-           AND NOT EXISTS (SELECT 1 FROM operations o WHERE o.hold_id = h.id
-                AND (o.status IN ('PENDING', 'SIGNED', 'SENT')
-                     OR (o.status = 'MINED' AND NOT EXISTS
-                         (SELECT 1 FROM chain_events e WHERE e.chain_id = o.chain_id AND e.tx_hash = o.tx_hash))))
+           AND NOT EXISTS (SELECT 1 FROM operations o WHERE o.hold_id = h.id AND ",
+        crate::operation_in_flight_sql!(),
+        ")
          ORDER BY h.expiration LIMIT 200
-         FOR UPDATE OF h SKIP LOCKED",
+         FOR UPDATE OF h SKIP LOCKED"
+    ),
     )
     .bind(token.chain_id)
     .bind(&token.contract)

@@ -257,12 +257,11 @@ impl Command for HoldAction {
         if reserved {
             return Err(Error::conflict("hold_reserved_for_cash_out", "this hold reserves the funds of a cash-out; it settles with the payout"));
         }
-        let (in_flight,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM operations o WHERE o.hold_id = $1
-                AND (o.status IN ('PENDING', 'SIGNED', 'SENT')
-                     OR (o.status = 'MINED' AND NOT EXISTS
-                         (SELECT 1 FROM chain_events e WHERE e.chain_id = o.chain_id AND e.tx_hash = o.tx_hash))))",
-        )
+        let (in_flight,): (bool,) = sqlx::query_as(concat!(
+            "SELECT EXISTS (SELECT 1 FROM operations o WHERE o.hold_id = $1 AND ",
+            crate::operation_in_flight_sql!(),
+            ")"
+        ))
         .bind(self.hold_id)
         .fetch_one(&mut *conn)
         .await?;

@@ -16,6 +16,18 @@
 //! difference, read in one statement, never counts a debit twice or not at all.
 //! The contract stays the final judge.
 
+
+/// SQL predicate over `operations o`: the operation is still on its way (not
+/// settled, nor refused, by the chain and the indexer). One text for every
+/// "is something in flight?" check (holds, expiry, clearing), as a macro so
+/// that `concat!` keeps the queries static.
+#[macro_export]
+macro_rules! operation_in_flight_sql {
+    () => {
+        "(o.status IN ('PENDING', 'SIGNED', 'SENT') OR (o.status = 'MINED' AND NOT EXISTS (SELECT 1 FROM chain_events e WHERE e.chain_id = o.chain_id AND e.tx_hash = o.tx_hash)))"
+    };
+}
+
 use alloy::primitives::Address;
 use chrono::{DateTime, Utc};
 use emledger_ledger::{Amount, MovementType};
