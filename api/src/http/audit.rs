@@ -100,9 +100,10 @@ async fn page(ctx: &ApiContext, f: Filter) -> Result<Json<AuditPage>> {
 /// The tenant's audit trail (admin scope): API keys created and revoked, wallet
 /// and user status changes, with the credential and request id of each.
 #[utoipa::path(get, path = "/api/v1/public/audit-events", tag = "auth",
-    params(("action" = Option<String>, Query), ("objectId" = Option<String>, Query),
+    params(("action" = Option<String>, Query, max_length = 200, pattern = r"^[^\x00]*$", description = "at most 200 characters, no NUL; blank = any"),
+        ("objectId" = Option<String>, Query, max_length = 200, pattern = r"^[^\x00]*$", description = "at most 200 characters, no NUL; blank = any"),
         ("before" = Option<i64>, Query, description = "an event id: older events only"),
-        ("limit" = Option<i64>, Query, description = "1..=500, default 100")),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "1..=500, default 100")),
     responses((status = 200, body = AuditPage), (status = 400, body = super::error::ErrorEnvelope),
         (status = 401, body = super::error::ErrorEnvelope), (status = 403, description = "needs the admin scope", body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
@@ -114,8 +115,11 @@ pub async fn tenant_events(auth: Auth<Admin>, State(ctx): State<ApiContext>, q: 
 /// The whole audit trail (operator): every tenant's admin actions and the
 /// platform's own (clearing decisions, bank statements imported, tenants created).
 #[utoipa::path(get, path = "/api/v1/operator/audit-events", tag = "operator",
-    params(("clientId" = Option<Uuid>, Query), ("action" = Option<String>, Query), ("objectId" = Option<String>, Query),
-        ("before" = Option<i64>, Query), ("limit" = Option<i64>, Query, description = "1..=500, default 100")),
+    params(("clientId" = Option<Uuid>, Query),
+        ("action" = Option<String>, Query, max_length = 200, pattern = r"^[^\x00]*$", description = "at most 200 characters, no NUL; blank = any"),
+        ("objectId" = Option<String>, Query, max_length = 200, pattern = r"^[^\x00]*$", description = "at most 200 characters, no NUL; blank = any"),
+        ("before" = Option<i64>, Query, description = "an event id: older events only"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "1..=500, default 100")),
     responses((status = 200, body = AuditPage), (status = 400, body = super::error::ErrorEnvelope), (status = 401, body = super::error::ErrorEnvelope)),
     security(("operator" = [])))]
 pub async fn operator_events(State(ctx): State<ApiContext>, headers: HeaderMap, q: Query) -> Result<Json<AuditPage>> {

@@ -165,13 +165,16 @@ pub fn router() -> Router<ApiContext> {
 /// OAuth2 client-credentials request (form-encoded or JSON).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// Must be `client_credentials`.
+    /// Must be `client_credentials` (absent: 400 `invalid_request`; another: 400 `unsupported_grant_type`).
+    #[schema(value_type = String, pattern = r"^client_credentials$")]
     pub grant_type: Option<String>,
     /// The tenant's `clientId`.
     pub client_id: Option<String>,
     /// One of the tenant's API keys (`eml_<prefix>_<secret>`).
     pub client_secret: Option<String>,
-    /// Space-separated subset of the key's scopes; all of them when absent.
+    /// Space-separated subset of the key's scopes (`read`, `write`, `admin`; one the
+    /// key lacks: 400 `invalid_scope`); all of them when absent or blank.
+    #[schema(pattern = r"^\s*((read|write|admin)(\s+(read|write|admin))*)?\s*$")]
     pub scope: Option<String>,
 }
 
@@ -269,8 +272,11 @@ pub async fn token(State(ctx): State<ApiContext>, req: Request) -> Result<Json<T
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateApiKey {
+    /// 1..=100 characters, no control characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub name: String,
-    /// Any of `read`, `write`, `admin`.
+    /// At least one of `read`, `write`, `admin` (repeats are ignored).
+    #[schema(value_type = Vec<super::docs::ScopeName>, min_items = 1)]
     pub scopes: Vec<String>,
 }
 

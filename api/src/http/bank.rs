@@ -14,7 +14,7 @@
 //! (a tenant reporting money it says it received) is gone.
 
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -26,7 +26,10 @@ use sha2::Digest;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::{extract::path_uuid, ApiContext, Error, Result};
+use super::{
+    extract::{path_uuid, RawBody, TypedQuery},
+    ApiContext, Error, Result,
+};
 
 /// The operator routes, when an operator token is configured.
 pub fn router(ctx: &ApiContext) -> Router<ApiContext> {
@@ -74,8 +77,8 @@ pub struct ImportQuery {
 pub async fn import_statement(
     State(ctx): State<ApiContext>,
     headers: HeaderMap,
-    Query(q): Query<ImportQuery>,
-    body: axum::body::Bytes,
+    TypedQuery(q): TypedQuery<ImportQuery>,
+    RawBody(body): RawBody,
 ) -> Result<Response> {
     operator(&ctx, &headers)?;
     let name = q.name.unwrap_or_else(|| format!("upload-{}.xml", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")));
@@ -95,10 +98,11 @@ pub struct EntriesQuery {
 
 /// Entries of the imported statements, newest first.
 #[utoipa::path(get, path = "/api/v1/operator/bank/entries", tag = "operator",
-    params(("status" = Option<String>, Query, description = "APPLIED or UNAPPLIED"), ("limit" = Option<i64>, Query, description = "1..=2000, default 200")),
+    params(("status" = Option<String>, Query, pattern = r"^([aA][pP][pP][lL][iI][eE][dD]|[uU][nN][aA][pP][pP][lL][iI][eE][dD])$", description = "APPLIED or UNAPPLIED (any case)"),
+        ("limit" = Option<i64>, Query, description = "how many, newest first: default 200; values outside 1..=2000 are taken as the nearest bound")),
     responses((status = 200, description = "entries with their reason when UNAPPLIED"), (status = 401, body = super::error::ErrorEnvelope)),
     security(("operator" = [])))]
-pub async fn list_entries(State(ctx): State<ApiContext>, headers: HeaderMap, Query(q): Query<EntriesQuery>) -> Result<Json<Vec<BankEntry>>> {
+pub async fn list_entries(State(ctx): State<ApiContext>, headers: HeaderMap, TypedQuery(q): TypedQuery<EntriesQuery>) -> Result<Json<Vec<BankEntry>>> {
     operator(&ctx, &headers)?;
     let status = q.status.as_deref().map(str::to_ascii_uppercase);
     if let Some(s) = &status {
@@ -144,7 +148,7 @@ pub async fn list_payment_files(State(ctx): State<ApiContext>, headers: HeaderMa
     responses((status = 200, content_type = "application/xml", description = "the pain.001.001.09 document"), (status = 400, body = super::error::ErrorEnvelope),
         (status = 401, body = super::error::ErrorEnvelope), (status = 404, body = super::error::ErrorEnvelope)),
     security(("operator" = [])))]
-pub async fn payment_file(State(ctx): State<ApiContext>, headers: HeaderMap, axum::extract::Path(id): axum::extract::Path<String>) -> Result<Response> {
+pub async fn payment_file(State(ctx): State<ApiContext>, headers: HeaderMap, super::extract::Path(id): super::extract::Path<String>) -> Result<Response> {
     operator(&ctx, &headers)?;
     let id = path_uuid("id", &id)?;
     let content: Option<(String,)> = sqlx::query_as("SELECT content FROM bank_files WHERE id = $1 AND direction = 'OUT'")

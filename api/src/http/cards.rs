@@ -43,13 +43,16 @@ use super::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CardCashIn {
-    #[schema(value_type = String, example = "1000")]
+    #[schema(value_type = super::docs::CardAmount)]
     pub amount: Value,
-    /// Where the payer's browser goes after paying (http or https URL).
+    /// Where the payer's browser goes after paying: an absolute http(s) URL (a host name, no port or credentials), at most 2000 characters.
     #[serde(alias = "succcessUrl")]
+    #[schema(max_length = 2000, pattern = r"^[hH][tT][tT][pP][sS]?://([a-zA-Z0-9-]+\.)*[a-zA-Z][a-zA-Z0-9-]*([/?#][!-~]*)?$", example = "https://shop.example/paid")]
     pub success_url: String,
-    /// Where it goes after rejecting.
+    /// Where it goes after rejecting: an absolute http(s) URL (a host name, no port or credentials), at most 2000 characters.
+    #[schema(max_length = 2000, pattern = r"^[hH][tT][tT][pP][sS]?://([a-zA-Z0-9-]+\.)*[a-zA-Z][a-zA-Z0-9-]*([/?#][!-~]*)?$", example = "https://shop.example/paid")]
     pub reject_url: String,
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 
@@ -170,8 +173,19 @@ fn refused_status(r: &FeedbackRefused) -> StatusCode {
     }
 }
 
+/// A NUL character in a feedback: no PSP sends one, and no text column can keep
+/// one (every feedback is recorded), so it is refused before anything else.
+const NUL_REFUSED: &str = "the feedback contains a NUL character";
+
+fn has_nul(params: &[(String, String)]) -> bool {
+    params.iter().any(|(k, v)| k.contains('\0') || v.contains('\0'))
+}
+
 async fn notification(ctx: &ApiContext, params: Vec<(String, String)>) -> Result<Response> {
     let psp = ctx.platform().psp()?;
+    if has_nul(&params) {
+        return Ok((StatusCode::BAD_REQUEST, format!("REFUSED {NUL_REFUSED}")).into_response());
+    }
     Ok(match psp::apply_feedback(ctx.platform(), psp.as_ref(), Channel::Notification, &params).await? {
         Ok(done) => (StatusCode::OK, format!("OK {:?} {}", done.applied, done.order_status)).into_response(),
         Err(refused) => (refused_status(&refused), format!("REFUSED {refused}")).into_response(),
@@ -182,7 +196,7 @@ async fn notification(ctx: &ApiContext, params: Vec<(String, String)>) -> Result
 /// SHA-OUT signed), as a GET. Exists only when a PSP is configured.
 #[utoipa::path(get, path = "/psp/ogone/notifications", tag = "card PSP",
     responses((status = 200, description = "applied, or already known (text: `OK <what> <order status>`)"),
-        (status = 400, description = "unsigned, bad SHASIGN, or not the order's amount/currency: nothing changed"),
+        (status = 400, description = "unsigned, bad SHASIGN, a NUL character, or not the order's amount/currency: nothing changed (text: `REFUSED <why>`)"),
         (status = 404, description = "unknown ORDERID")))]
 pub async fn notification_get(State(ctx): State<ApiContext>, RawQuery(q): RawQuery) -> Result<Response> {
     notification(&ctx, pairs(q.unwrap_or_default().as_bytes())).await
@@ -192,9 +206,9 @@ pub async fn notification_get(State(ctx): State<ApiContext>, RawQuery(q): RawQue
 #[utoipa::path(post, path = "/psp/ogone/notifications", tag = "card PSP",
     request_body(content_type = "application/x-www-form-urlencoded", description = "ORDERID, PAYID, STATUS, AMOUNT, CURRENCY, NCERROR, …, SHASIGN"),
     responses((status = 200, description = "applied, or already known"),
-        (status = 400, description = "unsigned, bad SHASIGN, or not the order's amount/currency: nothing changed"),
+        (status = 400, description = "unsigned, bad SHASIGN, a NUL character, or not the order's amount/currency: nothing changed (text: `REFUSED <why>`)"),
         (status = 404, description = "unknown ORDERID")))]
-pub async fn notification_post(State(ctx): State<ApiContext>, body: axum::body::Bytes) -> Result<Response> {
+pub async fn notification_post(State(ctx): State<ApiContext>, extract::RawBody(body): extract::RawBody) -> Result<Response> {
     notification(&ctx, pairs(&body)).await
 }
 
@@ -206,6 +220,9 @@ pub async fn notification_post(State(ctx): State<ApiContext>, body: axum::body::
 pub async fn customer_return(State(ctx): State<ApiContext>, RawQuery(q): RawQuery) -> Result<Response> {
     let psp = ctx.platform().psp()?;
     let params = pairs(q.unwrap_or_default().as_bytes());
+    if has_nul(&params) {
+        return Ok(page(StatusCode::BAD_REQUEST, "Payment not confirmed", &format!("<p>{NUL_REFUSED}</p>")));
+    }
     Ok(match psp::apply_feedback(ctx.platform(), psp.as_ref(), Channel::Return, &params).await? {
         Ok(done) => (StatusCode::SEE_OTHER, [(header::LOCATION, done.redirect)]).into_response(),
         Err(refused) => page(refused_status(&refused), "Payment not confirmed", &format!("<p>{}</p>", escape(&refused.to_string()))),

@@ -33,9 +33,11 @@ use super::{
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CashOut {
     pub iban: ExternalIban,
-    #[schema(value_type = String, example = "1.50")]
+    #[schema(value_type = super::docs::Amount)]
     pub amount: Value,
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub concept: Option<String>,
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 
@@ -44,9 +46,11 @@ pub struct CashOut {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CashOutToFavourite {
     pub favourite_external_account_id: Uuid,
-    #[schema(value_type = String, example = "1.50")]
+    #[schema(value_type = super::docs::Amount)]
     pub amount: Value,
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub concept: Option<String>,
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 

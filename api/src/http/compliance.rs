@@ -8,7 +8,7 @@
 //!   `POST /api/v1/operator/clearable-transfers/{operationId}/{process|execute|reject}`.
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
     response::Response,
     routing::{get, post, put},
@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use super::{
     auth::{Admin, Auth},
-    extract::{self, path_uuid},
+    extract::{self, path_uuid, Path, RawBody, TypedQuery},
     idempotency::{self, Audited, Render, Request, Run},
     ApiContext, Error, Result,
 };
@@ -48,9 +48,12 @@ pub struct ComplianceStatusRequest {
     /// One of seed 000's statuses: new, available, pending, sold, verification,
     /// verification_denied, on_hold, suspicious, under_investigation,
     /// dispute_started, dispute_resolved, sanctioned, black_listed, transferred,
-    /// close_requested, closed.
+    /// close_requested, closed. A change the rules refuse (e.g. out of `closed`)
+    /// is 409 `invalid_status_transition`.
+    #[schema(value_type = super::docs::ComplianceStatus)]
     pub status: String,
-    /// Why (kept in the wallet's compliance history), at most 500 characters.
+    /// Why (kept in the wallet's compliance history), at most 500 characters, no control characters.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub reason: Option<String>,
 }
 
@@ -144,17 +147,17 @@ pub struct ClearableTransferView {
 
 /// The clearable transfers ordered on the contract (pending ones by default; `?status=ALL` for all).
 #[utoipa::path(get, path = "/api/v1/operator/clearable-transfers", tag = "operator",
-    params(("status" = Option<String>, Query, description = "ORDERED, IN_PROCESS, EXECUTED, REJECTED, CANCELLED or ALL; default: the pending ones")),
+    params(("status" = Option<String>, Query, pattern = r"^\s*(ORDERED|IN_PROCESS|EXECUTED|REJECTED|CANCELLED|ALL)?\s*$", description = "ORDERED, IN_PROCESS, EXECUTED, REJECTED, CANCELLED or ALL; default (absent or empty): the pending ones")),
     responses((status = 200, body = [ClearableTransferView]), (status = 400, body = super::error::ErrorEnvelope),
         (status = 401, body = super::error::ErrorEnvelope)),
     security(("operator" = [])))]
-pub async fn list_clearable(State(ctx): State<ApiContext>, headers: HeaderMap, Query(q): Query<ClearableQuery>) -> Result<Json<Vec<ClearableTransferView>>> {
+pub async fn list_clearable(State(ctx): State<ApiContext>, headers: HeaderMap, TypedQuery(q): TypedQuery<ClearableQuery>) -> Result<Json<Vec<ClearableTransferView>>> {
     super::bank::operator(&ctx, &headers)?;
     let statuses: Vec<String> = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => vec!["ORDERED".into(), "IN_PROCESS".into()],
         Some("ALL") => ["ORDERED", "IN_PROCESS", "EXECUTED", "REJECTED", "CANCELLED"].map(String::from).to_vec(),
         Some(s @ ("ORDERED" | "IN_PROCESS" | "EXECUTED" | "REJECTED" | "CANCELLED")) => vec![s.to_owned()],
-        Some(_) => return Err(Error::invalid("status", "must be ORDERED, IN_PROCESS, EXECUTED, REJECTED, CANCELLED or ALL")),
+        Some(_) => return Err(Error::invalid_query("status", "must be ORDERED, IN_PROCESS, EXECUTED, REJECTED, CANCELLED or ALL")),
     };
     let token = ctx.platform().token().await?;
     let rows: Vec<ClearableRow> =
@@ -197,13 +200,16 @@ type ClearableRow =
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClearingRequest {
-    /// Reject: why (recorded on chain), 1 to 500 characters.
+    /// Reject: why (recorded on chain), 1 to 500 characters, no control characters;
+    /// required for `reject` (400 without it), unused otherwise.
+    #[schema(min_length = 1, max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub reason: Option<String>,
 }
 
 /// Process (Ordered → InProcess), execute or reject a clearable transfer by hand.
 #[utoipa::path(post, path = "/api/v1/operator/clearable-transfers/{operationId}/{action}", tag = "operator",
-    params(("operationId" = String, Path), ("action" = String, Path, description = "process, execute or reject")),
+    params(("operationId" = String, Path, description = "the clearable transfer's operation id (404 when unknown)"),
+        ("action" = String, Path, pattern = r"^(process|execute|reject)$", description = "process, execute or reject (another: 404)")),
     request_body = ClearingRequest,
     responses((status = 202, description = "the operation is stored: {operationId, apiOperationId}"),
         (status = 400, body = super::error::ErrorEnvelope), (status = 401, body = super::error::ErrorEnvelope),
@@ -214,7 +220,7 @@ pub async fn clear_by_hand(
     State(ctx): State<ApiContext>,
     headers: HeaderMap,
     Path((operation_id, action)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Value>)> {
     super::bank::operator(&ctx, &headers)?;
     let request: ClearingRequest = if body.iter().all(u8::is_ascii_whitespace) {

@@ -6,7 +6,10 @@ use std::str::FromStr;
 
 use axum::{
     body::Bytes,
-    extract::{rejection::PathRejection, FromRequest, FromRequestParts, Request},
+    extract::{
+        rejection::{PathRejection, QueryRejection},
+        FromRequest, FromRequestParts, Request,
+    },
     http::{header, request::Parts},
 };
 use serde::de::DeserializeOwned;
@@ -80,6 +83,59 @@ impl<T: DeserializeOwned> FromRequest<ApiContext> for Json<T> {
         let raw = body_bytes(req, state).await?;
         let value = parse_json(&raw)?;
         Ok(Json { value, raw })
+    }
+}
+
+/// A raw body of any content type, with the size limit answered in the envelope
+/// (413 `payload_too_large`, not axum's plain-text answer).
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<ApiContext> for RawBody {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &ApiContext) -> Result<Self> {
+        body_bytes(req, state).await.map(RawBody)
+    }
+}
+
+/// A query string deserialized into `T`, refusals in the envelope (400 naming the query).
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(Error))]
+pub struct TypedQuery<T>(pub T);
+
+impl From<QueryRejection> for Error {
+    fn from(rejection: QueryRejection) -> Self {
+        let reason = rejection.body_text();
+        let reason = reason.strip_prefix("Failed to deserialize query string: ").unwrap_or(&reason).to_owned();
+        // serde_urlencoded names the field in its message ("invalid digit found in string" has none)
+        let field = ["status", "limit", "name"].into_iter().find(|f| reason.contains(&format!("`{f}`"))).unwrap_or("query");
+        Error::Invalid { field: field.into(), location: Location::Query, reason }
+    }
+}
+
+/// An optional integer field that also takes a JSON number with a zero fractional
+/// part (`2.0`): JSON Schema calls it an integer, so the OpenAPI's `integer` does.
+pub fn optional_integer<'de, D, T>(deserializer: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::Deserialize;
+    let Some(n) = Option::<serde_json::Number>::deserialize(deserializer)? else { return Ok(None) };
+    let whole = n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64).map(|f| f as u64));
+    let out_of_range = || serde::de::Error::custom(format!("`{n}` is not an integer in range"));
+    whole.ok_or_else(out_of_range).and_then(|w| T::try_from(w).map_err(|_| out_of_range())).map(Some)
+}
+
+/// A JSON number with a zero fractional part (`5.0`) as the integer it is; any
+/// other value as given.
+pub fn integral_number(value: serde_json::Value) -> serde_json::Value {
+    match &value {
+        serde_json::Value::Number(n) if n.as_u64().is_none() && n.as_i64().is_none() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => serde_json::Value::from(f as i64),
+            _ => value,
+        },
+        _ => value,
     }
 }
 

@@ -100,6 +100,9 @@ pub fn router() -> Router<ApiContext> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExternalIban {
+    /// An IBAN (ISO 13616, electronic form; `format: iban`: its country's length
+    /// and structure and its mod-97 check digits are checked).
+    #[schema(format = "iban", pattern = r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$", example = "ES7921000813610123456789")]
     pub account_number: String,
 }
 
@@ -107,7 +110,8 @@ pub struct ExternalIban {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AddFavourite {
-    /// Unique per wallet among ACTIVE favourites; 1..=100 characters.
+    /// Unique per wallet among ACTIVE favourites (409 `duplicate_alias`); 1..=100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub alias: String,
     pub external_iban: ExternalIban,
 }
@@ -237,12 +241,12 @@ pub struct FavouritesEmbedded {
     pub favourite_external_accounts: Vec<FavouriteView>,
 }
 
-const FAVOURITE_SORT: &[SortField] =
+pub const FAVOURITE_SORT: &[SortField] =
     &[("createdAt", "created_at"), ("updatedAt", "updated_at"), ("alias", "alias"), ("status", "status"), ("iban", "iban")];
 
 /// List a wallet's favourite external accounts, paged; `status` filters.
 #[utoipa::path(get, path = "/api/v1/public/wallets/{walletId}/favourite-external-accounts", tag = "favourites",
-    params(("walletId" = Uuid, Path), ("status" = Option<String>, Query, description = "ACTIVE or DELETED"),
+    params(("walletId" = Uuid, Path), ("status" = Option<String>, Query, pattern = r"^(ACTIVE|DELETED)$", description = "ACTIVE or DELETED"),
         ("page" = Option<u32>, Query), ("size" = Option<u32>, Query), ("sort" = Option<Vec<String>>, Query, description = "createdAt, updatedAt, alias, status, iban")),
     responses((status = 200, body = FavouritePage), (status = 400, body = super::error::ErrorEnvelope), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]

@@ -30,12 +30,19 @@ use super::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateHold {
-    #[schema(value_type = String, example = "1.50")]
+    #[schema(value_type = super::docs::Amount)]
     pub amount: Value,
+    /// The payee: another wallet of the tenant: it must differ from the path's
+    /// `walletId` (400 on `targetWalletId` otherwise; 404 when unknown).
     pub target_wallet_id: Uuid,
+    /// At most 500 characters, no control characters; blank = none.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub concept: Option<String>,
-    /// RFC 3339 with an offset (`2030-02-06T10:04:45+02:00`); absent, null or empty = perpetual.
+    /// RFC 3339 with an offset (`2030-02-06T10:04:45+02:00`; the seed's `+02` is
+    /// taken too), in the future (400 otherwise); absent, null or empty = perpetual.
+    #[schema(value_type = Option<super::docs::Expiration>)]
     pub expiration: Option<String>,
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 
@@ -43,9 +50,12 @@ pub struct CreateHold {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExecuteHold {
-    #[schema(value_type = String, example = "1.50")]
+    /// At most the hold's remaining value (409 `amount_exceeds_held_value`).
+    #[schema(value_type = super::docs::Amount)]
     pub amount: Value,
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub concept: Option<String>,
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 
@@ -53,7 +63,9 @@ pub struct ExecuteHold {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ReleaseHold {
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub concept: Option<String>,
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 
@@ -61,7 +73,11 @@ pub struct ReleaseHold {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RenewHold {
+    /// RFC 3339 with an offset (`2030-02-06T10:04:45+02:00`; the seed's `+02` is
+    /// taken too), in the future (400 otherwise); absent, null or empty = perpetual.
+    #[schema(value_type = Option<super::docs::Expiration>)]
     pub expiration: Option<String>,
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 

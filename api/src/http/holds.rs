@@ -191,7 +191,7 @@ pub struct HoldsEmbedded {
     pub holds: Vec<HoldView>,
 }
 
-const HOLD_SORT: &[SortField] = &[
+pub const HOLD_SORT: &[SortField] = &[
     ("createdAt", "h.created_at"),
     ("updatedAt", "h.updated_at"),
     ("expiration", "h.expiration"),

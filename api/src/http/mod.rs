@@ -231,11 +231,11 @@ pub fn router(ctx: ApiContext) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(ctx.clone(), database_gate))
         .route_layer(axum::middleware::from_fn(metrics::record))
         .route_layer(axum::middleware::from_fn(ratelimit::headers))
-        .with_state(ctx);
+        .with_state(ctx.clone());
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api)
-        .merge(docs::router())
+        .merge(docs::router(ctx))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

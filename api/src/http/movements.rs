@@ -218,7 +218,7 @@ pub struct MovementsEmbedded {
     pub movements: Vec<MovementView>,
 }
 
-const MOVEMENT_SORT: &[SortField] = &[
+pub const MOVEMENT_SORT: &[SortField] = &[
     ("createdAt", "m.created_at"),
     ("updatedAt", "m.updated_at"),
     ("amount", "m.amount"),

@@ -10,6 +10,8 @@ use super::{extract::Query, ApiContext, Error, Link, Result};
 
 pub const DEFAULT_SIZE: u32 = 20;
 pub const MAX_SIZE: u32 = 2000;
+/// Highest page number.
+pub const MAX_PAGE: u32 = 1_000_000_000;
 
 /// A sortable field: its wire name and the SQL expression it orders by.
 pub type SortField = (&'static str, &'static str);
@@ -27,8 +29,8 @@ impl PageRequest {
     /// Reads `page`, `size` and `sort` (against `allowed`; `default` when absent).
     pub fn from_query(q: &Query, allowed: &[SortField], default: (&'static str, bool)) -> Result<Self> {
         let page = q.parse::<u32>("page", "a page number (0 or more)")?.unwrap_or(0);
-        if page > 1_000_000_000 {
-            return Err(Error::invalid_query("page", "must be at most 1000000000"));
+        if page > MAX_PAGE {
+            return Err(Error::invalid_query("page", format!("must be at most {MAX_PAGE}")));
         }
         let size = q.parse::<u32>("size", "a page size (1 to 2000)")?.unwrap_or(DEFAULT_SIZE);
         if !(1..=MAX_SIZE).contains(&size) {

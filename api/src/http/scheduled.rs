@@ -82,13 +82,19 @@ pub struct ScheduleIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateScheduled {
+    /// Unique per wallet among schedules not deleted (409 `duplicate_alias`); 1..=100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub alias: String,
-    /// Default: `Scheduled operation <alias>`.
+    /// Default (also when blank): `Scheduled operation <alias>`; at most 500 characters.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub concept: Option<String>,
-    #[schema(value_type = String, example = "100.50")]
+    #[schema(value_type = super::docs::Amount)]
     pub amount: Value,
+    #[schema(value_type = super::docs::ReceiverRequest)]
     pub receiver: Receiver,
+    #[schema(value_type = super::docs::ScheduleRequest)]
     pub schedule: ScheduleIn,
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 
@@ -302,7 +308,7 @@ pub async fn create_scheduled(
         receiver_account: b.receiver.account,
         start_date: b.schedule.start_date,
         frequency: b.schedule.frequency,
-        duration: b.schedule.duration.map(|d| (d.duration_type, d.value)),
+        duration: b.schedule.duration.map(|d| (d.duration_type, d.value.map(extract::integral_number))),
         time_zone: b.schedule.time_zone,
     };
     idempotency::run(&ctx, req, Run(command)).await
@@ -335,13 +341,13 @@ pub async fn get_scheduled(
     Ok(Json(view(&ctx, row, decimals(&ctx).await)?))
 }
 
-const SORTS: &[SortField] = &[("createdAt", "created_at"), ("alias", "alias"), ("nextDate", "next_date"), ("startDate", "start_date")];
+pub const SORTS: &[SortField] = &[("createdAt", "created_at"), ("alias", "alias"), ("nextDate", "next_date"), ("startDate", "start_date")];
 
 /// List the wallet's scheduled operations (paged; `status` filter).
 #[utoipa::path(get, path = "/api/v1/public/wallets/{walletId}/scheduled-operations", tag = "scheduled operations",
     params(("walletId" = Uuid, Path), ("page" = Option<u32>, Query), ("size" = Option<u32>, Query),
         ("sort" = Option<String>, Query, description = "createdAt, alias, nextDate, startDate; ,asc|,desc"),
-        ("status" = Option<String>, Query, description = "ACTIVE, COMPLETED or DELETED")),
+        ("status" = Option<String>, Query, pattern = r"^(ACTIVE|COMPLETED|DELETED)$", description = "ACTIVE, COMPLETED or DELETED")),
     responses((status = 200, body = ScheduledPage), (status = 400, body = super::error::ErrorEnvelope), (status = 404, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn list_scheduled(
@@ -410,7 +416,7 @@ struct ExecutionRow {
     reason: Option<String>,
 }
 
-const EXECUTION_SORTS: &[SortField] = &[("date", "e.occurrence_at"), ("createdAt", "e.triggered_at"), ("triggeredAt", "e.triggered_at")];
+pub const EXECUTION_SORTS: &[SortField] = &[("date", "e.occurrence_at"), ("createdAt", "e.triggered_at"), ("triggeredAt", "e.triggered_at")];
 
 /// Executions of a scheduled operation (paged) and its next ≤ 10 occurrences.
 #[utoipa::path(get, path = "/api/v1/public/wallets/{walletId}/scheduled-operations/{scheduledOperationId}/executions",

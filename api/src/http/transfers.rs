@@ -27,12 +27,17 @@ use super::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TransferRequest {
-    /// Decimal string or number, > 0, at most the token's decimals.
-    #[schema(value_type = String, example = "10.50")]
+    /// Decimal string or integer, > 0, at most the token's decimals.
+    #[schema(value_type = super::docs::Amount)]
     pub amount: Value,
+    /// At most 500 characters, no control characters; blank = none.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub concept: Option<String>,
+    /// Another wallet of the tenant: it must differ from the path's `walletId`
+    /// (400 on `targetWalletId` otherwise; 404 when unknown).
     pub target_wallet_id: Uuid,
-    /// Same as the `Idempotency-Key` header.
+    /// Same as the `Idempotency-Key` header (both given: they must be equal).
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 

@@ -144,18 +144,26 @@ pub fn router() -> Router<ApiContext> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateUser {
-    /// Full name, 1..=200 characters.
+    /// Full name, 1..=200 characters (surrounding spaces trimmed), no control characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub name: String,
-    /// E.164 (`+` country code and number), at most 20 characters.
+    /// E.164 (`+` country code and number), at most 20 characters, a number
+    /// libphonenumber's metadata knows as valid (`format: e164`).
+    #[schema(format = "e164", min_length = 3, max_length = 20, pattern = r"^\+[0-9]{2,19}$", example = "+34600000001")]
     pub phone_number: String,
     /// ISO 3166-1 alpha-2.
+    #[schema(value_type = super::docs::Country)]
     pub country: String,
+    /// One `@`, a domain with a dot, no spaces, at most 254 characters.
+    #[schema(max_length = 254, pattern = r"^[^\s@\x00-\x1f\x7f-\x9f]+@[^\s@.\x00-\x1f\x7f-\x9f][^\s@\x00-\x1f\x7f-\x9f]*\.[^\s@\x00-\x1f\x7f-\x9f]*[^\s@.\x00-\x1f\x7f-\x9f]$", example = "alice@example.com")]
     pub email: Option<String>,
-    /// Unique per tenant (a second user with it: 400 `duplicate_external_id`).
-    /// `external_id` (seed 001) is accepted too.
+    /// Unique per tenant (a second user with it: 400 `duplicate_external_id`);
+    /// 1..=100 characters. `external_id` (seed 001) is accepted too.
     #[serde(alias = "external_id")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub external_id: Option<String>,
-    /// Same as the `Idempotency-Key` header.
+    /// Same as the `Idempotency-Key` header (both given: they must be equal).
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 
@@ -207,6 +215,8 @@ pub async fn get_user(auth: Auth<Read>, State(ctx): State<ApiContext>, Path(id):
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateUser {
     /// 0..=3.
+    #[schema(minimum = 0, maximum = 3)]
+    #[serde(default, deserialize_with = "extract::optional_integer")]
     pub kyc_level: Option<u8>,
     pub status: Option<UserStatus>,
 }

@@ -249,7 +249,7 @@ pub struct WalletsEmbedded {
     pub wallets: Vec<WalletView>,
 }
 
-const WALLET_SORT: &[SortField] = &[
+pub const WALLET_SORT: &[SortField] = &[
     ("createdAt", "w.created_at"),
     ("updatedAt", "w.updated_at"),
     ("status", "w.status"),
@@ -265,8 +265,10 @@ const WALLET_SORT: &[SortField] = &[
 
 /// List the tenant's wallets, paged; `userId`, `status`, `externalId`, `groupId` filter.
 #[utoipa::path(get, path = "/api/v1/public/wallets", tag = "wallets",
-    params(("userId" = Option<Uuid>, Query), ("status" = Option<String>, Query), ("externalId" = Option<String>, Query),
-        ("groupId" = Option<String>, Query, description = "wallets of this group (seed 002)"),
+    params(("userId" = Option<Uuid>, Query, description = "wallets of this user (404 when unknown)"),
+        ("status" = Option<String>, Query, pattern = r"^(READY|PENDING|PENDING_IBAN|UNSUBSCRIBED)$", description = "READY, PENDING, PENDING_IBAN or UNSUBSCRIBED"),
+        ("externalId" = Option<String>, Query, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", description = "at most 100 characters, no control characters"),
+        ("groupId" = Option<String>, Query, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", description = "wallets of this group (seed 002); at most 64 characters, no control characters"),
         ("page" = Option<u32>, Query), ("size" = Option<u32>, Query, description = "1..=2000, default 20"),
         ("sort" = Option<Vec<String>>, Query, description = "`field,asc|desc`, repeatable; fields: createdAt, updatedAt, status, userId, dltAddress, externalId, name, type, balance, heldBalance, availableBalance")),
     responses((status = 200, body = WalletPage), (status = 400, body = super::error::ErrorEnvelope), (status = 404, description = "unknown userId", body = super::error::ErrorEnvelope)),
@@ -281,8 +283,8 @@ pub async fn list_wallets(auth: Auth<Read>, State(ctx): State<ApiContext>, q: Qu
         }
     }
     let external_id = q.one("externalId")?.map(str::to_owned);
-    if external_id.as_deref().is_some_and(|e| e.chars().any(char::is_control) || e.len() > 400) {
-        return Err(Error::invalid_query("externalId", "must not contain control characters"));
+    if external_id.as_deref().is_some_and(|e| e.chars().any(char::is_control) || e.chars().count() > 100) {
+        return Err(Error::invalid_query("externalId", "must be at most 100 characters, without control characters"));
     }
     let group_id = q.one("groupId")?.map(str::to_owned);
     if group_id.as_deref().is_some_and(|g| g.chars().any(char::is_control) || g.chars().count() > 64) {
@@ -348,31 +350,44 @@ pub async fn list_wallets(auth: Auth<Read>, State(ctx): State<ApiContext>, q: Qu
 pub struct CreateWallet {
     /// The owning user (must be ACTIVATED; at most 5 wallets).
     pub user_id: Uuid,
-    /// Existing address to use; when absent a fresh one is generated and its key discarded.
+    /// Existing address to use; when absent a fresh one is generated and its key
+    /// discarded. A 0x-prefixed 20-byte hex address (`format: evm-address`) that is
+    /// not the zero address, the platform's signer, the token contract nor an
+    /// address holding a role on the token (400 on `dltAddress`); one another
+    /// wallet already has is 409 `dlt_address_in_use`.
+    #[schema(format = "evm-address", pattern = r"^0[xX][0-9a-fA-F]{40}$", example = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8")]
     pub dlt_address: Option<String>,
-    /// Unique per tenant (a second wallet with it: 400 `duplicate_external_id`).
-    /// `external_id` (seed 001) is accepted too.
+    /// Unique per tenant (a second wallet with it: 400 `duplicate_external_id`);
+    /// 1..=100 characters. `external_id` (seed 001) is accepted too.
     #[serde(alias = "external_id")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub external_id: Option<String>,
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub nickname: Option<String>,
     /// Seed 000's wallet type; `general_purpose` by default.
     #[serde(rename = "type")]
     pub wallet_type: Option<WalletType>,
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub purpose: Option<String>,
     /// A wallet of the same tenant.
     pub parent_wallet_id: Option<Uuid>,
     /// ISO 4217; it must be the token's currency (the default): a wallet can hold
     /// nothing else.
+    #[schema(value_type = Option<super::docs::WalletCurrency>)]
     pub currency: Option<String>,
-    /// Seed 002: the group id/name the wallet holder belongs to (at most 64 characters).
+    /// Seed 002: the group id/name the wallet holder belongs to (1..=64 characters).
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub group_id: Option<String>,
     /// Seed 004: only `false` is accepted (e-money wallets never go negative).
+    #[schema(value_type = Option<super::docs::NeverNegative>)]
     pub allow_negative: Option<bool>,
-    /// Free-form object (at most 16 KiB as JSON).
-    #[schema(value_type = Option<Object>)]
+    /// Free-form object, at most 16 KiB as JSON, no NUL character in any key or string.
+    #[schema(value_type = Option<super::docs::Metadata>)]
     pub metadata: Option<Map<String, Value>>,
-    /// Same as the `Idempotency-Key` header.
+    /// Same as the `Idempotency-Key` header (both given: they must be equal).
+    #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
 }
 
