@@ -55,11 +55,12 @@ pub async fn serve_on(
     emledger_ledger::rpc::install_tls_provider();
     let mut config = config;
     if let Some(path) = config.platform_keystore.clone() {
-        if config.platform_key.as_deref().is_some_and(|k| !k.trim().is_empty()) {
-            anyhow::bail!("give the platform key either as --platform-key or as --platform-keystore, not both");
-        }
-        let password = emledger_operations::submitter::keystore_password(config.platform_keystore_password_file.as_deref())?;
-        let signer = emledger_operations::submitter::decrypt_keystore(&path, &password)?;
+        let signer = emledger_operations::submitter::platform_signer(
+            config.platform_key.as_deref(),
+            Some(&path),
+            config.platform_keystore_password_file.as_deref(),
+        )?
+        .expect("a keystore gives a signer");
         tracing::info!(address = %signer.address(), keystore = %path.display(), "the platform key comes from a keystore");
         config.platform_key = Some(alloy::hex::encode_prefixed(signer.to_bytes()));
     }

@@ -168,7 +168,13 @@ struct DeployArgs {
     chain: ChainArgs,
     /// The platform's private key (operator, notary, minter, burner). Never logged.
     #[arg(long, env = "EMLEDGER_PLATFORM_KEY", hide_env_values = true)]
-    platform_key: String,
+    platform_key: Option<String>,
+    /// Or: the platform key from an encrypted keystore (`emledger keystore`).
+    #[arg(long, env = "EMLEDGER_PLATFORM_KEYSTORE")]
+    platform_keystore: Option<PathBuf>,
+    /// A file whose first line is the keystore's password (else EMLEDGER_PLATFORM_KEYSTORE_PASSWORD).
+    #[arg(long, env = "EMLEDGER_PLATFORM_KEYSTORE_PASSWORD_FILE")]
+    platform_keystore_password_file: Option<PathBuf>,
     #[arg(long, default_value_t = 2)]
     decimals: u8,
     /// ISO 4217 currency code.
@@ -279,7 +285,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Deploy(args) => {
             let (pool, _cluster) = database(&cli).await?;
-            let signer: PrivateKeySigner = args.platform_key.trim().parse().context("invalid platform key")?;
+            let signer: PrivateKeySigner = emledger_operations::submitter::platform_signer(
+                args.platform_key.as_deref(),
+                args.platform_keystore.as_deref(),
+                args.platform_keystore_password_file.as_deref(),
+            )?
+            .context("give the platform key: --platform-key or --platform-keystore")?;
             let provider = ProviderBuilder::new()
                 .wallet(EthereumWallet::from(signer.clone()))
                 .connect_client(emledger_ledger::rpc::http_rpc_client(&args.chain.rpc_url).context("invalid --rpc-url")?);

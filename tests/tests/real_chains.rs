@@ -225,5 +225,14 @@ async fn the_platform_key_from_a_keystore_signs_and_a_wrong_password_is_a_clear_
     assert!(ok, "{out}");
     let signer = emledger_operations::submitter::decrypt_keystore(&fresh, password)?;
     assert!(out.contains(&format!("{:#x}", signer.address())), "{out}");
+
+    // `deploy` takes the keystore too (a database of its own: a second deployment)
+    let (_pool, db) = emledger_tests::stack::fresh_database("real_chains_keystore_deploy").await?;
+    let (ok, out) = tokio::task::spawn_blocking({
+        let (rpc, file_s, pw) = (st.chain.rpc_url(), file_s.clone(), pw_file.display().to_string());
+        move || run(&["--database-url", &db, "deploy", "--rpc-url", &rpc, "--platform-keystore", &file_s, "--platform-keystore-password-file", &pw], &[])
+    })
+    .await?;
+    assert!(ok && out.contains("\"address\""), "{out}");
     Ok(())
 }

@@ -109,6 +109,23 @@ pub fn keystore_password(file: Option<&std::path::Path>) -> anyhow::Result<Strin
         .map_err(|_| anyhow::anyhow!("the keystore needs a password: --platform-keystore-password-file or EMLEDGER_PLATFORM_KEYSTORE_PASSWORD"))
 }
 
+/// The platform's signer from `--platform-key` or `--platform-keystore` (with its
+/// password file, else `EMLEDGER_PLATFORM_KEYSTORE_PASSWORD`); `None` when neither
+/// is given (an empty key counts as none); both is an error.
+pub fn platform_signer(
+    key: Option<&str>,
+    keystore: Option<&std::path::Path>,
+    password_file: Option<&std::path::Path>,
+) -> anyhow::Result<Option<PrivateKeySigner>> {
+    let key = key.map(str::trim).filter(|k| !k.is_empty());
+    match (key, keystore) {
+        (Some(_), Some(_)) => anyhow::bail!("give the platform key either as --platform-key or as --platform-keystore, not both"),
+        (Some(k), None) => Ok(Some(parse_key(k)?)),
+        (None, Some(path)) => Ok(Some(decrypt_keystore(path, &keystore_password(password_file)?)?)),
+        (None, None) => Ok(None),
+    }
+}
+
 /// What the submitter needs.
 pub struct SubmitterConfig {
     pub rpc_url: String,
