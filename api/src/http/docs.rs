@@ -23,7 +23,8 @@
 //! the 4xx documented there: `targetWalletId` must differ from the path's wallet,
 //! an `expiration` or `startDate` must be in the future, an end date must not be
 //! before its start date, a sort field may be given once, an `Idempotency-Key`
-//! sent again with another body is 422 `idempotency_key_reused`, an IBAN's
+//! sent again with another body is 422 `idempotency_key_reused`, an `externalId`
+//! the tenant already uses is 400 `duplicate_external_id`, an IBAN's
 //! mod-97 check digits and a phone number's validity are checked
 //! (`format: iban`, `format: e164`).
 //!
