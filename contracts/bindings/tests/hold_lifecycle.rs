@@ -13,6 +13,9 @@ use emledger_contracts::{deploy_em_token, toolchain, EmToken, TokenParams};
 
 #[tokio::test]
 async fn hold_lifecycle_through_the_bindings() -> anyhow::Result<()> {
+    // alloy's reqwest client needs a rustls provider in this workspace.
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let anvil = Anvil::at(toolchain::anvil()).args(["--prune-history", "64"]).spawn();
     let platform: PrivateKeySigner = anvil.keys()[0].clone().into();
     let payer: PrivateKeySigner = anvil.keys()[1].clone().into();
