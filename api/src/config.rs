@@ -92,6 +92,18 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_GAS_PRICE_WEI")]
     pub gas_price_wei: Option<u128>,
 
+    /// A transaction not mined this many seconds after it was signed is replaced:
+    /// signed again for the same nonce and call with fees at least 12.5% higher,
+    /// when it is the nonce the chain waits for or it is priced below the chain's
+    /// current fees (never on a zero-price chain). 0: never.
+    #[arg(long, env = "EMLEDGER_REPLACE_AFTER_SECS", default_value_t = 60)]
+    pub replace_after_secs: u64,
+
+    /// The most a replacement may pay per gas (its max fee, or its gas price), in
+    /// wei; at that cap a stuck transaction waits. No cap when absent.
+    #[arg(long, env = "EMLEDGER_MAX_FEE_PER_GAS_WEI")]
+    pub max_fee_per_gas_wei: Option<u128>,
+
     /// `/health` is DEGRADED when an operation has been PENDING, SIGNED or SENT
     /// without moving for this many seconds.
     #[arg(long, env = "EMLEDGER_STUCK_AFTER_SECS", default_value_t = 60)]
@@ -291,6 +303,8 @@ impl Default for ApiConfig {
             platform_keystore: None,
             platform_keystore_password_file: None,
             gas_price_wei: None,
+            replace_after_secs: 60,
+            max_fee_per_gas_wei: None,
             clock: None,
         }
     }

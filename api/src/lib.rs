@@ -163,6 +163,8 @@ pub async fn serve_on(
                 confirmations: config.confirmations,
                 gas_mode: config.gas_mode.parse().map_err(|e: String| anyhow::anyhow!("--gas-mode: {e}"))?,
                 gas_price_wei: config.gas_price_wei,
+                replace_after: Some(std::time::Duration::from_secs(config.replace_after_secs)),
+                max_fee_per_gas: config.max_fee_per_gas_wei,
                 ..submitter::SubmitterConfig::new(rpc_url, submitter::parse_key(key)?)
             };
             let platform = ctx.platform();

@@ -173,6 +173,7 @@ async fn operations(pool: &PgPool, provider: &DynProvider, target: &Target, bloc
         let used = provider.get_transaction_count(address).block_id(BlockId::number(block)).await? as i64;
         let rows: Vec<(i64, String)> = sqlx::query_as(
             "SELECT nonce, status FROM chain_transactions WHERE chain_id = $1 AND signer = $2 AND nonce >= $3 AND (nonce < $4 OR status IN ('MINED', 'REVERTED'))
+               AND status <> 'REPLACED'
              ORDER BY nonce",
         )
         .bind(chain_id)
@@ -197,6 +198,23 @@ async fn operations(pool: &PgPool, provider: &DynProvider, target: &Target, bloc
         }
         for gap in expected..used {
             out.push(mismatch(format!("signer {signer} nonce {gap}"), "nonce", "no transaction recorded", "used"));
+        }
+    }
+
+    // replaced attempts (stuck transactions signed again, same nonce): none of
+    // them mined, or its nonce would have two
+    let replaced: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT signer, nonce, tx_hash FROM chain_transactions WHERE chain_id = $1 AND status = 'REPLACED' ORDER BY signer, nonce, id",
+    )
+    .bind(chain_id)
+    .fetch_all(pool)
+    .await?;
+    for (signer, nonce, hash) in replaced {
+        if let Some(r) = provider.get_transaction_receipt(hash.parse().context("stored tx hash")?).await? {
+            let in_block = r.block_number.unwrap_or_default();
+            if in_block <= block {
+                out.push(mismatch(format!("transaction {signer} nonce {nonce} {hash}"), "receipt", "REPLACED", format!("mined in block {in_block}")));
+            }
         }
     }
 

@@ -236,3 +236,116 @@ async fn the_platform_key_from_a_keystore_signs_and_a_wrong_password_is_a_clear_
     assert!(ok && out.contains("\"address\""), "{out}");
     Ok(())
 }
+
+/// The operation's current attempt: (status, txHash).
+async fn op_attempt(st: &MoneyStack, id: &str) -> (String, Option<String>) {
+    let r = st.get(&format!("/api/v1/public/operations/{id}")).await;
+    (r.body["status"].as_str().unwrap_or_default().to_owned(), r.body["txHash"].as_str().map(str::to_owned))
+}
+
+/// Waits until `cond` holds on the operation's (status, txHash).
+async fn wait_attempt(st: &MoneyStack, id: &str, what: &str, cond: impl Fn(&str, Option<&str>) -> bool) -> (String, Option<String>) {
+    let start = std::time::Instant::now();
+    loop {
+        let (status, hash) = op_attempt(st, id).await;
+        if cond(&status, hash.as_deref()) {
+            return (status, hash);
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "operation {id}: never {what} (now {status} {hash:?})");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The attempts recorded for the nonce of transaction `hash`: (hash, status, max fee, replaced_by's hash).
+async fn attempts_of(st: &MoneyStack, hash: &str) -> Vec<(String, String, String, Option<String>)> {
+    sqlx::query_as(
+        "SELECT t.tx_hash, t.status, t.max_fee_per_gas::text, r.tx_hash FROM chain_transactions t
+         LEFT JOIN chain_transactions r ON r.id = t.replaced_by
+         WHERE (t.chain_id, t.signer, t.nonce) = (SELECT chain_id, signer, nonce FROM chain_transactions WHERE tx_hash = $1)
+         ORDER BY t.id",
+    )
+    .bind(hash)
+    .fetch_all(&st.pool)
+    .await
+    .unwrap()
+}
+
+/// Stuck transactions (issue "Run on real chains", item 4): a transaction the
+/// chain does not mine is signed again for the same nonce with higher fees, and
+/// whichever attempt mines settles the operation exactly once.
+/// A: the base fee jumps above the transaction's fee cap → the replacement pays
+/// the new price and mines. B: the earlier attempt is the one that mines (the
+/// replacement dropped from the pool) → the operation follows the mined one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_transaction_is_replaced_and_whichever_attempt_mines_settles_it_once() -> anyhow::Result<()> {
+    let options = ApiOptions { subprocess: true, env: vec![("EMLEDGER_REPLACE_AFTER_SECS".into(), "2".into())], ..Default::default() };
+    let mut st = MoneyStack::start("real_chains_replace", options).await?;
+    let (a, _) = st.wallet().await;
+    let (b, _) = st.wallet().await;
+    let p = &st.chain.provider.clone();
+    st.fund(&a, "10").await;
+    st.wait_balances(&a, ("10.00", "10.00", "0.00")).await;
+
+    // A. no blocks unless asked; the transfer waits in the pool
+    let _: serde_json::Value = p.raw_request("evm_setAutomine".into(), (false,)).await?;
+    let r = st.post_key(&format!("/api/v1/public/wallets/{a}/transfer"), json!({"amount": "1.00", "targetWalletId": b}), "stuck-a").await;
+    let id = r.ok(202)["apiOperationId"].as_str().unwrap().to_owned();
+    let (_, first) = wait_attempt(&st, &id, "SENT", |s, _| s == "SENT").await;
+    let first = first.unwrap();
+    let sent = p.get_transaction_by_hash(first.parse()?).await?.expect("the first attempt is in the pool");
+    let first_cap = alloy::consensus::Transaction::max_fee_per_gas(sent.inner.inner());
+    // the chain's price jumps above what it offered: it cannot be mined
+    let _: serde_json::Value = p.raw_request("anvil_setNextBlockBaseFeePerGas".into(), (format!("{:#x}", first_cap * 4),)).await?;
+    let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await?;
+    assert!(p.get_transaction_receipt(first.parse()?).await?.is_none(), "the first attempt is priced out");
+    let _: serde_json::Value = p.raw_request("evm_setAutomine".into(), (true,)).await?;
+    let op = st.wait_operation(&id).await;
+    assert_eq!(op["status"], "SUCCESS", "{op}");
+    let mined = op["txHash"].as_str().unwrap().to_owned();
+    assert_ne!(mined, first, "settled by the replacement");
+    let receipt = p.get_transaction_receipt(mined.parse()?).await?.expect("the replacement's receipt");
+    assert!(receipt.status());
+    let tx = p.get_transaction_by_hash(mined.parse()?).await?.unwrap();
+    assert_eq!(alloy::consensus::Transaction::nonce(tx.inner.inner()), alloy::consensus::Transaction::nonce(sent.inner.inner()), "same nonce");
+    assert_eq!(alloy::consensus::Transaction::input(tx.inner.inner()), alloy::consensus::Transaction::input(sent.inner.inner()), "same call");
+    let cap = alloy::consensus::Transaction::max_fee_per_gas(tx.inner.inner());
+    assert!(cap >= first_cap * 3, "pays the new price: {cap} vs {first_cap}");
+    assert!(p.get_transaction_receipt(first.parse()?).await?.is_none(), "the first attempt never mined");
+    let attempts = attempts_of(&st, &mined).await;
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!((attempts[0].0.as_str(), attempts[0].1.as_str(), attempts[0].3.as_deref()), (first.as_str(), "REPLACED", Some(mined.as_str())));
+    assert_eq!((attempts[1].0.as_str(), attempts[1].1.as_str()), (mined.as_str(), "MINED"));
+    st.wait_balances(&b, ("1.00", "1.00", "0.00")).await;
+
+    // B. the replacement waits in the pool, then the earlier attempt is the one mined
+    let _: serde_json::Value = p.raw_request("evm_setAutomine".into(), (false,)).await?;
+    let r = st.post_key(&format!("/api/v1/public/wallets/{a}/transfer"), json!({"amount": "2.00", "targetWalletId": b}), "stuck-b").await;
+    let id = r.ok(202)["apiOperationId"].as_str().unwrap().to_owned();
+    let (_, first) = wait_attempt(&st, &id, "SENT", |s, _| s == "SENT").await;
+    let first = first.unwrap();
+    let (_, second) = wait_attempt(&st, &id, "replaced", |s, h| s == "SENT" && h.is_some_and(|h| h != first)).await;
+    let second = second.unwrap();
+    let (raw,): (Vec<u8>,) = sqlx::query_as("SELECT raw_tx FROM chain_transactions WHERE tx_hash = $1").bind(&first).fetch_one(&st.pool).await?;
+    let _: serde_json::Value = p.raw_request("anvil_dropTransaction".into(), (second.clone(),)).await?;
+    let _ = p.send_raw_transaction(&raw).await?;
+    let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await?;
+    let _: serde_json::Value = p.raw_request("evm_setAutomine".into(), (true,)).await?;
+    assert!(p.get_transaction_receipt(first.parse()?).await?.is_some(), "the earlier attempt mined");
+    let op = st.wait_operation(&id).await;
+    assert_eq!(op["status"], "SUCCESS", "{op}");
+    assert_eq!(op["txHash"].as_str(), Some(first.as_str()), "the operation follows the attempt that mined");
+    let attempts = attempts_of(&st, &first).await;
+    let live: Vec<_> = attempts.iter().filter(|a| a.1 != "REPLACED").collect();
+    assert_eq!(live.len(), 1, "{attempts:?}");
+    assert_eq!((live[0].0.as_str(), live[0].1.as_str()), (first.as_str(), "MINED"));
+    assert!(attempts.iter().any(|a| a.0 == second && a.1 == "REPLACED"), "{attempts:?}");
+    st.wait_balances(&b, ("3.00", "3.00", "0.00")).await;
+    st.wait_balances(&a, ("7.00", "7.00", "0.00")).await;
+    assert_eq!(st.chain_events(&id, "OperatorTransfer").await, 1, "moved once");
+
+    let (ok, out) = emledger_tests::stack::reconcile(&st.chain.rpc_url(), &st.db_url, st.chain.deployment.address)?;
+    assert!(ok, "reconcile: {out}");
+    let log = std::fs::read_to_string(emledger_tests::stack::target_dir().join("test-state/api.log"))?;
+    assert!(log.contains("a stuck transaction is replaced"), "the replacement is logged");
+    Ok(())
+}

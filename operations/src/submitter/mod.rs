@@ -37,8 +37,17 @@
 //! stored ("already known" / "nonce too low" are fine: the receipt tells) and
 //! polls the SENT ones; a transaction whose nonce was taken by another one can
 //! never be mined and its operations are marked FAILED. Transactions without a
-//! receipt after 30 s are re-broadcast (same bytes). There is no fee bumping:
-//! that would mean signing a second transaction for the same operations.
+//! receipt after 30 s are re-broadcast (same bytes).
+//!
+//! **Stuck transactions** ([`replace`]): one not mined `--replace-after-secs`
+//! after it was signed is signed again for the same nonce, with the same call and
+//! gas, and fees at least 12.5% higher (and at least what the chain asks now),
+//! if it is the nonce the chain waits for or if its fee cap is below the current
+//! price; never above `--max-fee-per-gas-wei`, never on a zero-price chain
+//! (there a stuck transaction is re-broadcast as it is). Every attempt is stored
+//! before it is sent; the hashes of all attempts of a nonce are polled, and
+//! whichever mines settles the operations (at most one can: they share the
+//! nonce); the others are REPLACED.
 //!
 //! Also drives cash-out payouts ([`payouts`]).
 //!
@@ -46,6 +55,7 @@
 //! request handlers) aborts the process right after that step, once.
 
 pub(crate) mod payouts;
+mod replace;
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -144,6 +154,11 @@ pub struct SubmitterConfig {
     pub gas_mode: GasMode,
     /// The legacy `gasPrice` in wei (legacy pricing); the node's `eth_gasPrice` when `None`.
     pub gas_price_wei: Option<u128>,
+    /// A transaction not mined this long after it was signed is replaced (see
+    /// [`replace`]); `None`: never.
+    pub replace_after: Option<Duration>,
+    /// The most a replacement may pay per gas (max fee or gas price), in wei.
+    pub max_fee_per_gas: Option<u128>,
 }
 
 /// How the submitter prices its transactions.
@@ -201,6 +216,8 @@ impl SubmitterConfig {
             confirmations: 0,
             gas_mode: GasMode::Auto,
             gas_price_wei: None,
+            replace_after: Some(Duration::from_secs(60)),
+            max_fee_per_gas: None,
         }
     }
 }
@@ -242,6 +259,11 @@ struct InFlight {
     /// Its operations, in batch order (one for a lone call).
     ops: Vec<Uuid>,
     batched: bool,
+    /// When this attempt was signed (see [`replace`]).
+    attempt_at: Instant,
+    /// Earlier attempts of the same nonce that were replaced: (transaction id,
+    /// hash). Polled too: one of them may still be the one that mines.
+    earlier: Vec<(i64, B256)>,
 }
 
 struct PendingOp {
@@ -295,6 +317,10 @@ struct Submitter {
     gas_price_wei: Option<u128>,
     /// Recent gas estimates per function selector (see `plan`).
     gas_by_selector: HashMap<[u8; 4], (u64, Instant)>,
+    replace_after: Option<Duration>,
+    max_fee_per_gas: Option<u128>,
+    /// The signer's nonce on chain (latest block), as last read.
+    chain_nonce: Option<i64>,
 }
 
 /// An operation's reason when its own could not be written.
@@ -375,6 +401,9 @@ impl Submitter {
             gas_mode,
             gas_price_wei: config.gas_price_wei,
             gas_by_selector: HashMap::new(),
+            replace_after: config.replace_after.filter(|d| !d.is_zero()),
+            max_fee_per_gas: config.max_fee_per_gas,
+            chain_nonce: None,
         })
     }
 
@@ -418,6 +447,7 @@ impl Submitter {
                 if last_sweep.elapsed() > Duration::from_millis(200) {
                     progressed |= self.sweep().await?;
                     self.rebroadcast().await?;
+                    self.replace_stuck().await?;
                     last_sweep = Instant::now();
                 }
                 if last_watch.elapsed() > Duration::from_secs(1) {
@@ -493,7 +523,8 @@ impl Submitter {
                     Err(e) => tracing::warn!(nonce, error = %e, "re-sending a signed transaction failed; will retry"),
                 }
             }
-            self.in_flight.insert(nonce, InFlight { tx_id, hash, signed, since: Instant::now(), ops, batched });
+            let earlier = self.earlier_attempts(nonce).await?;
+            self.in_flight.insert(nonce, InFlight { tx_id, hash, signed, since: Instant::now(), ops, batched, attempt_at: Instant::now(), earlier });
         }
         if !self.in_flight.is_empty() {
             tracing::info!(in_flight = self.in_flight.len(), resent, "recovered in-flight transactions");
@@ -657,7 +688,8 @@ impl Submitter {
             if ok {
                 sent.push(tx_id);
             }
-            self.in_flight.insert(nonce, InFlight { tx_id, hash, signed: !ok, since: Instant::now(), ops: p.ops, batched: p.batched });
+            let now = Instant::now();
+            self.in_flight.insert(nonce, InFlight { tx_id, hash, signed: !ok, since: now, ops: p.ops, batched: p.batched, attempt_at: now, earlier: Vec::new() });
         }
         fault_point("after_send");
         self.mark_sent(&sent).await?;
@@ -867,7 +899,9 @@ impl Submitter {
         if self.in_flight.is_empty() {
             return Ok(false);
         }
-        let items: Vec<(i64, B256)> = self.in_flight.iter().map(|(n, f)| (*n, f.hash)).collect();
+        // every attempt of a nonce: whichever mines settles it
+        let items: Vec<(i64, B256)> =
+            self.in_flight.iter().flat_map(|(n, f)| std::iter::once((*n, f.hash)).chain(f.earlier.iter().map(move |(_, h)| (*n, *h)))).collect();
         let provider = self.provider.clone();
         let results: Vec<_> = futures::stream::iter(items.into_iter().map(|(nonce, hash)| {
             let provider = provider.clone();
@@ -880,7 +914,15 @@ impl Submitter {
         for (nonce, r) in results {
             match r {
                 Ok(Some(receipt)) => {
-                    let Some(f) = self.in_flight.remove(&nonce) else { continue };
+                    let Some(mut f) = self.in_flight.remove(&nonce) else { continue };
+                    if receipt.transaction_hash != f.hash {
+                        // an earlier attempt mined: it becomes the live one
+                        if let Err(e) = self.adopt(&mut f, receipt.transaction_hash).await {
+                            tracing::warn!(nonce, error = %format!("{e:#}"), "recording which attempt mined failed; retrying");
+                            self.in_flight.insert(nonce, f);
+                            continue;
+                        }
+                    }
                     if let Err(e) = self.settle_receipt(&f, &receipt).await {
                         // keep polling it: the write is retried on the next pass
                         tracing::warn!(nonce, error = %format!("{e:#}"), "recording a receipt failed; retrying");
@@ -1016,9 +1058,17 @@ impl Submitter {
             };
             match self.send_raw(&raw).await {
                 Ok(SendOutcome::Known { nonce_too_low: true }) => {
-                    let receipt = self.provider.get_transaction_receipt(hash).await?;
-                    let known = self.provider.get_transaction_by_hash(hash).await?;
-                    if receipt.is_none() && known.is_none() {
+                    // any attempt of this nonce the chain knows: the receipt poll settles it
+                    let attempts: Vec<B256> =
+                        std::iter::once(hash).chain(self.in_flight.get(&nonce).into_iter().flat_map(|f| f.earlier.iter().map(|(_, h)| *h))).collect();
+                    let mut known_any = false;
+                    for h in attempts {
+                        if self.provider.get_transaction_receipt(h).await?.is_some() || self.provider.get_transaction_by_hash(h).await?.is_some() {
+                            known_any = true;
+                            break;
+                        }
+                    }
+                    if !known_any {
                         let f = self.in_flight.remove(&nonce).expect("in flight");
                         for id in &f.ops {
                             self.fail_one(*id, "the nonce was used by another transaction; this one can never be mined").await?;
@@ -1070,6 +1120,7 @@ impl Submitter {
             }
         };
         metrics::gauge!("emledger_submitter_chain_nonce").set(nonce as f64);
+        self.chain_nonce = Some(nonce);
         // 1.
         let settled_above: Vec<(i64, i64, String)> = sqlx::query_as(
             "SELECT id, nonce, tx_hash FROM chain_transactions
@@ -1120,8 +1171,12 @@ impl Submitter {
             let hash: B256 = r.get::<String, _>(2).parse()?;
             let ops: Vec<Uuid> = r.get::<Option<Vec<Uuid>>, _>(4).unwrap_or_default();
             tracing::info!(nonce = n, tx = %hash, operations = ops.len(), "tracking a reopened transaction again");
+            let earlier = self.earlier_attempts(n).await?;
             // `signed`: re-sent on the next rebroadcast (within a second)
-            self.in_flight.insert(n, InFlight { tx_id: r.get(0), hash, signed: true, since: Instant::now() - Duration::from_secs(2), ops, batched: r.get(3) });
+            self.in_flight.insert(
+                n,
+                InFlight { tx_id: r.get(0), hash, signed: true, since: Instant::now() - Duration::from_secs(2), ops, batched: r.get(3), attempt_at: Instant::now(), earlier },
+            );
         }
         // 3.
         let stale: Vec<(i64, B256)> = self
