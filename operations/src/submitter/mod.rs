@@ -201,6 +201,14 @@ impl Fees {
             Fees::Legacy { price } => price,
         }
     }
+
+    /// `req` with these fees.
+    fn priced(self, req: TransactionRequest) -> TransactionRequest {
+        match self {
+            Fees::Eip1559 { max_fee, tip } => req.with_max_fee_per_gas(max_fee).with_max_priority_fee_per_gas(tip),
+            Fees::Legacy { price } => req.with_gas_price(price),
+        }
+    }
 }
 
 impl SubmitterConfig {
@@ -620,10 +628,7 @@ impl Submitter {
                 .with_nonce(next as u64)
                 .with_chain_id(self.chain_id)
                 .with_gas_limit(p.gas);
-            let req = match fees {
-                Fees::Eip1559 { max_fee, tip } => req.with_max_fee_per_gas(max_fee).with_max_priority_fee_per_gas(tip),
-                Fees::Legacy { price } => req.with_gas_price(price),
-            };
+            let req = fees.priced(req);
             let envelope: TxEnvelope = req.build(&self.wallet).await.context("signing")?;
             let raw = envelope.encoded_2718();
             let hash = *envelope.tx_hash();

@@ -163,10 +163,7 @@ impl Submitter {
                 Some(to) => req.with_to(to),
                 None => req,
             };
-            let req = match fees {
-                Fees::Eip1559 { max_fee, tip } => req.with_max_fee_per_gas(max_fee).with_max_priority_fee_per_gas(tip),
-                Fees::Legacy { price } => req.with_gas_price(price),
-            };
+            let req = fees.priced(req);
             let envelope: TxEnvelope = req.build(&self.wallet).await.context("signing a replacement")?;
             let new_raw = envelope.encoded_2718();
             let new_hash = *envelope.tx_hash();
