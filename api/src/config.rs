@@ -220,6 +220,36 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_CLEARING_INTERVAL_MS", default_value_t = 1000)]
     pub clearing_interval_ms: u64,
 
+    /// Deliver webhook events to the tenants' endpoints from this process
+    /// (replicas share the work safely).
+    #[arg(long, env = "EMLEDGER_WEBHOOKS", default_value_t = true, action = ArgAction::Set)]
+    pub webhooks: bool,
+
+    /// The first retry delay of a failed webhook delivery, in milliseconds; it
+    /// doubles at every try up to `--webhook-retry-max-secs`.
+    #[arg(long, env = "EMLEDGER_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000)]
+    pub webhook_retry_base_ms: u64,
+
+    /// The longest delay between two tries of a webhook delivery, in seconds.
+    #[arg(long, env = "EMLEDGER_WEBHOOK_RETRY_MAX_SECS", default_value_t = 3600)]
+    pub webhook_retry_max_secs: u64,
+
+    /// How long a webhook delivery is retried before it is FAILED, in seconds (72 h).
+    #[arg(long, env = "EMLEDGER_WEBHOOK_RETRY_PERIOD_SECS", default_value_t = 72 * 3600)]
+    pub webhook_retry_period_secs: u64,
+
+    /// Timeout of one webhook POST, in milliseconds.
+    #[arg(long, env = "EMLEDGER_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+
+    /// Failed tries in a row after which an endpoint shows as FAILING.
+    #[arg(long, env = "EMLEDGER_WEBHOOK_FAILING_AFTER", default_value_t = 5)]
+    pub webhook_failing_after: i32,
+
+    /// CA certificates (PEM) trusted for webhook receivers' https, besides the public roots.
+    #[arg(long, env = "EMLEDGER_WEBHOOK_CA_FILE")]
+    pub webhook_ca_file: Option<std::path::PathBuf>,
+
     /// Per-tenant request rates (429 past them).
     #[command(flatten)]
     pub rate_limits: RateLimitConfig,
@@ -298,6 +328,13 @@ impl Default for ApiConfig {
             clearing_auto: true,
             clearing_max_amount: None,
             clearing_interval_ms: 1000,
+            webhooks: true,
+            webhook_retry_base_ms: 5000,
+            webhook_retry_max_secs: 3600,
+            webhook_retry_period_secs: 72 * 3600,
+            webhook_timeout_ms: 10_000,
+            webhook_failing_after: 5,
+            webhook_ca_file: None,
             rate_limits: RateLimitConfig::default(),
             gas_mode: "auto".into(),
             platform_keystore: None,
@@ -348,6 +385,9 @@ impl std::fmt::Debug for ApiConfig {
             .field("clearing_auto", &self.clearing_auto)
             .field("clearing_max_amount", &self.clearing_max_amount)
             .field("clearing_interval_ms", &self.clearing_interval_ms)
+            .field("webhooks", &self.webhooks)
+            .field("webhook_retry_base_ms", &self.webhook_retry_base_ms)
+            .field("webhook_retry_period_secs", &self.webhook_retry_period_secs)
             .field("clock", &self.clock.as_ref().map(|_| "<injected>"))
             .finish()
     }

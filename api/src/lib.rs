@@ -107,6 +107,19 @@ pub async fn serve_on(
         },
         stop_rx.clone(),
     ));
+    // webhooks: signed events POSTed to the tenants' endpoints
+    let webhooks = config.webhooks.then(|| {
+        let c = emledger_operations::webhooks::delivery::DeliveryConfig {
+            timeout: std::time::Duration::from_millis(config.webhook_timeout_ms.max(100)),
+            retry_base: std::time::Duration::from_millis(config.webhook_retry_base_ms.max(10)),
+            retry_max: std::time::Duration::from_secs(config.webhook_retry_max_secs.max(1)),
+            retry_period: std::time::Duration::from_secs(config.webhook_retry_period_secs),
+            failing_after: config.webhook_failing_after.max(1),
+            ca_file: config.webhook_ca_file.clone(),
+            ..Default::default()
+        };
+        tokio::spawn(emledger_operations::webhooks::delivery::run(pool.clone(), c, stop_rx.clone()))
+    });
     // SEPA rails: the inbox watcher, the payment-file writer, and the simulated bank
     let mut bank_tasks = Vec::new();
     let bank_options = emledger_operations::bank::ImportOptions { account_iban: config.bank_iban.clone(), actor: None };
@@ -191,7 +204,7 @@ pub async fn serve_on(
     if let Some(handle) = scheduler {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), handle).await;
     }
-    for handle in [expiry, clearing] {
+    for handle in [expiry, clearing].into_iter().chain(webhooks) {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), handle).await;
     }
     for handle in bank_tasks {

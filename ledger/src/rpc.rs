@@ -59,11 +59,16 @@ pub fn install_tls_provider() {
 /// TLS for https:// nodes: rustls on ring, the Mozilla roots, and the private CA
 /// of [`set_ca_file`].
 fn tls_config() -> anyhow::Result<rustls::ClientConfig> {
+    tls_config_with(ca_file().map(PathBuf::as_path))
+}
+
+/// TLS trusting the Mozilla roots and the CA certificates (PEM) in `ca_file`.
+fn tls_config_with(ca_file: Option<&std::path::Path>) -> anyhow::Result<rustls::ClientConfig> {
     install_tls_provider();
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file() {
+    if let Some(path) = ca_file {
         let mut added = 0;
         for cert in CertificateDer::pem_file_iter(path).with_context(|| format!("reading the RPC CA file {}", path.display()))? {
             let cert = cert.with_context(|| format!("a certificate of the RPC CA file {}", path.display()))?;
@@ -91,6 +96,21 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
         .tls_backend_preconfigured(tls_config()?)
         .build()
         .context("building the JSON-RPC HTTP client")
+}
+
+/// An HTTP client for calls to other parties' servers (webhook receivers):
+/// `timeout` per request, the Mozilla roots plus the CA certificates in
+/// `ca_file`, and no redirects followed (a signed delivery goes where it was
+/// registered, or fails).
+pub fn outbound_client(timeout: Duration, ca_file: Option<&std::path::Path>) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("emledger-webhooks/", env!("CARGO_PKG_VERSION")))
+        .tls_backend_preconfigured(tls_config_with(ca_file)?)
+        .build()
+        .context("building the outbound HTTP client")
 }
 
 /// The chain id of the node at `url`, or an error that says what is wrong with

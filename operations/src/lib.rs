@@ -39,6 +39,7 @@ pub mod user;
 pub mod validate;
 pub mod wallet;
 pub mod watchdog;
+pub mod webhooks;
 
 pub use command::Command;
 pub use error::{Error, Result};

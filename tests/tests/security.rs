@@ -194,6 +194,8 @@ fn valid_body(method: &Method, path: &str, ids: &BTreeMap<&str, String>) -> Opti
         ("POST", "/api/v1/public/wallets/{walletId}/scheduled-operations") => json!({"alias": "x", "amount": "1", "receiver": {"type": "IOCASH_WALLET", "account": other},
             "schedule": {"startDate": "2030-01-31T09:30:00Z", "frequency": "MONTHLY"}}),
         ("POST", "/api/v1/public/users" | "/api/v1/public/wallets" | "/api/v1/public/api-keys") => json!({}),
+        ("PATCH", "/api/v1/public/webhook-endpoints/{endpointId}") => json!({"description": "another tenant's"}),
+        ("POST", "/api/v1/public/webhook-endpoints/{endpointId}/rotate-secret" | "/api/v1/public/webhook-deliveries/{deliveryId}/redeliver") => json!({}),
         (m, p) if p.starts_with("/api/v1/operator/") || PUBLIC.contains(&p) => {
             let _ = m;
             json!({})
@@ -285,6 +287,11 @@ async fn every_route_answers_every_credential_and_tenant_as_documented() -> anyh
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
     // tenant A's objects, one of each kind a path can name
+    let hook = st
+        .post("/api/v1/public/webhook-endpoints", json!({"url": "http://127.0.0.1:9/hook", "eventTypes": ["movement.*"]}))
+        .await
+        .ok(201)
+        .clone();
     let (a, _) = st.wallet().await;
     let (b, _) = st.wallet().await;
     st.fund(&a, "100").await;
@@ -309,6 +316,9 @@ async fn every_route_answers_every_credential_and_tenant_as_documented() -> anyh
         .clone();
     let keys = st.get("/api/v1/public/api-keys").await.ok(200).clone();
     let s = |v: &Value| v.as_str().unwrap().to_owned();
+    let endpoint_id = s(&hook["id"]);
+    let deliveries = st.get(&format!("/api/v1/public/webhook-endpoints/{endpoint_id}/deliveries")).await.ok(200).clone();
+    let delivery = &deliveries["_embedded"]["webhookDeliveries"][0];
     let mut ids: BTreeMap<&str, String> = BTreeMap::new();
     ids.insert("walletId", a.clone());
     ids.insert("otherWalletId", b.clone());
@@ -319,11 +329,15 @@ async fn every_route_answers_every_credential_and_tenant_as_documented() -> anyh
     ids.insert("favouriteExternalAccountId", s(&fav["id"]));
     ids.insert("scheduledOperationId", s(&sched["id"]));
     ids.insert("keyId", s(&keys[0]["id"]));
+    ids.insert("endpointId", endpoint_id.clone());
+    ids.insert("eventId", s(&delivery["eventId"]));
+    ids.insert("deliveryId", s(&delivery["id"]));
     ids.insert("id", uuid::Uuid::now_v7().to_string()); // operator: a payment file
     ids.insert("action", "process".into());
     // ids of nothing (what a credential that passes its guard meets: 404 or 400, no side effect)
     let mut nothing = ids.clone();
-    for k in ["walletId", "userId", "operationId", "movementId", "holdId", "favouriteExternalAccountId", "scheduledOperationId", "keyId", "id"] {
+    for k in ["walletId", "userId", "operationId", "movementId", "holdId", "favouriteExternalAccountId", "scheduledOperationId", "keyId", "id",
+              "endpointId", "eventId", "deliveryId"] {
         nothing.insert(k, uuid::Uuid::now_v7().to_string());
     }
     nothing.insert("operationId", format!("0x{}", "ab".repeat(32)));

@@ -27,6 +27,7 @@ pub mod scheduled;
 pub mod transfers;
 pub mod users;
 pub mod wallets;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -227,6 +228,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(cashouts::router())
         .merge(operations::router())
         .merge(scheduled::router())
+        .merge(webhooks::router())
         .merge(metrics::router())
         .route_layer(axum::middleware::from_fn_with_state(ctx.clone(), database_gate))
         .route_layer(axum::middleware::from_fn(metrics::record))
