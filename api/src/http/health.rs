@@ -56,6 +56,20 @@ pub fn router() -> Router<ApiContext> {
 #[utoipa::path(get, path = "/health", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(ctx): State<ApiContext>) -> impl IntoResponse {
+    let body = report(&ctx).await;
+    metrics::gauge!("emledger_health_status").set(match body.status {
+        "UP" => 0.0,
+        "DEGRADED" => 1.0,
+        _ => 2.0,
+    });
+    let code = if body.status == "DOWN" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (code, Json(body))
+}
+
+/// What `/health` answers, for whoever shows it (the handler above, the
+/// console's overview): the dependencies, the indexer against the chain head,
+/// the submitter and the pipeline, each read bounded by [`READ_TIMEOUT`].
+pub(crate) async fn report(ctx: &ApiContext) -> Health {
     let platform = ctx.platform();
     let deps = platform.dependencies().report();
     let mut reasons = Vec::new();
@@ -130,12 +144,7 @@ pub async fn health(State(ctx): State<ApiContext>) -> impl IntoResponse {
     } else {
         "DEGRADED"
     };
-    metrics::gauge!("emledger_health_status").set(match status {
-        "UP" => 0.0,
-        "DEGRADED" => 1.0,
-        _ => 2.0,
-    });
-    let body = Health {
+    Health {
         status,
         database: if database_up { "UP" } else { "DOWN" },
         chain,
@@ -147,7 +156,5 @@ pub async fn health(State(ctx): State<ApiContext>) -> impl IntoResponse {
         reasons,
         oldest_unsettled_seconds: oldest,
         decimals: ctx.chain().await.decimals,
-    };
-    let code = if status == "DOWN" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
-    (code, Json(body))
+    }
 }
