@@ -9,6 +9,7 @@ pub mod cards;
 mod psp_setup;
 pub mod cashouts;
 pub mod compliance;
+pub mod console;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -229,6 +230,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(operations::router())
         .merge(scheduled::router())
         .merge(webhooks::router())
+        .merge(console::router())
         .merge(metrics::router())
         .route_layer(axum::middleware::from_fn_with_state(ctx.clone(), database_gate))
         .route_layer(axum::middleware::from_fn(metrics::record))
@@ -238,6 +240,7 @@ pub fn router(ctx: ApiContext) -> Router {
     Router::new()
         .merge(api)
         .merge(docs::router(ctx))
+        .merge(console::assets())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
