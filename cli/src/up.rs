@@ -349,7 +349,43 @@ async fn demo_data(api: &str, key: &str, indexed: &PgPool) -> anyhow::Result<()>
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Bob pays Alice, and pays her 5.00 every month from 30 days on: the console's
+    // first screen has transfers, settled operations in its chart, and a schedule
+    http.post(format!("{api}/api/v1/public/wallets/{}/transfer", wallets[1]))
+        .header("X-API-Key", key)
+        .json(&serde_json::json!({ "amount": "10.00", "targetWalletId": wallets[0], "concept": "demo transfer" }))
+        .send()
+        .await?
+        .error_for_status()?;
+    http.post(format!("{api}/api/v1/public/wallets/{}/scheduled-operations", wallets[1]))
+        .header("X-API-Key", key)
+        .json(&serde_json::json!({
+            "alias": "demo allowance",
+            "amount": "5.00",
+            "concept": "demo allowance",
+            "receiver": { "type": "IOCASH_WALLET", "account": wallets[0] },
+            "schedule": { "startDate": days_from_now(30), "frequency": "MONTHLY" },
+        }))
+        .send()
+        .await?
+        .error_for_status()?;
     Ok(())
+}
+
+/// 09:00 UTC `days` days from now, RFC 3339.
+fn days_from_now(days: u64) -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    // days since 1970-01-01 to a civil date (H. Hinnant's algorithm)
+    let z = (secs / 86_400 + days) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T09:00:00Z")
 }
 
 pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs) -> anyhow::Result<()> {
@@ -533,6 +569,7 @@ fn print_banner(
     let mut out = String::new();
     out.push_str("\n================ emledger is up ================\n");
     out.push_str(&format!("API            {api_url}/api/v1/public\n"));
+    out.push_str(&format!("Console        {api_url}/console/  (sign in with the API key below)\n"));
     out.push_str(&format!("Swagger UI     {api_url}/docs\n"));
     out.push_str(&format!("OpenAPI        {api_url}/openapi.json\n"));
     out.push_str(&format!("Health         {api_url}/health\n"));
