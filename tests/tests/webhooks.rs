@@ -43,6 +43,8 @@ struct Receiver {
     log: Mutex<Vec<Received>>,
     /// Answer 500 to this many requests first.
     fail_first: AtomicUsize,
+    /// Answer this late (so a kill -9 finds deliveries in flight).
+    delay: Duration,
 }
 
 async fn receive(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> StatusCode {
@@ -60,11 +62,13 @@ async fn receive(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes
         body,
         answered,
     });
+    // processed, then answered late: a sender killed meanwhile never learns it, and sends again
+    tokio::time::sleep(r.delay).await;
     StatusCode::from_u16(answered).unwrap()
 }
 
-async fn start_receiver(fail_first: usize) -> (String, Arc<Receiver>) {
-    let r = Arc::new(Receiver { fail_first: AtomicUsize::new(fail_first), ..Default::default() });
+async fn start_receiver(fail_first: usize, delay: Duration) -> (String, Arc<Receiver>) {
+    let r = Arc::new(Receiver { fail_first: AtomicUsize::new(fail_first), delay, ..Default::default() });
     let app = Router::new().route("/hook", post(receive)).with_state(r.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -140,15 +144,29 @@ async fn transfer(st: &MoneyStack, a: &str, b: &str, i: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_movement_status_change_arrives_once_signed_and_in_order_across_kill_9() -> anyhow::Result<()> {
     let mut st = MoneyStack::start("webhooks_kill9", options()).await?;
-    let (url, receiver) = start_receiver(3).await;
+    let (url, receiver) = start_receiver(3, Duration::from_millis(150)).await;
     let (endpoint, secret) = register(&st, &url, json!(["movement.*"])).await;
     let (a, _) = st.wallet().await;
     let (b, _) = st.wallet().await;
     st.fund(&a, "100").await;
+    // the receiver refuses the cash-in's events 3 times, then takes them
+    wait_delivered(&st, Duration::from_secs(30)).await;
 
     let mut ops = Vec::new();
     for i in 0..8 {
         ops.push(transfer(&st, &a, &b, i).await);
+    }
+    // wait until deliveries are in flight (claimed, not answered yet), then kill
+    let start = Instant::now();
+    loop {
+        let (claimed,): (i64,) = sqlx::query_as("SELECT count(*) FROM webhook_deliveries WHERE status = 'PENDING' AND claimed_until > now()")
+            .fetch_one(&st.pool)
+            .await?;
+        if claimed > 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no delivery ever in flight");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // kill -9 of the API (deliveries and submissions in flight), then of the indexer
     st.restart_api(options()).await?;
@@ -248,7 +266,7 @@ async fn endpoints_are_validated_rotated_redelivered_and_deleted() -> anyhow::Re
     assert_eq!(n, 0);
 
     // only the subscribed types arrive: wallet.* and hold.*, not movements
-    let (url, receiver) = start_receiver(0).await;
+    let (url, receiver) = start_receiver(0, Duration::ZERO).await;
     let (endpoint, secret) = register(&st, &url, json!(["wallet.*", "hold.*"])).await;
     let (a, _) = st.wallet().await;
     let (b, _) = st.wallet().await;
