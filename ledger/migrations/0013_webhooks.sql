@@ -145,25 +145,26 @@ LANGUAGE sql STABLE AS $$
         'createdAt', m.created_at, 'updatedAt', m.updated_at)
 $$;
 
+-- Rows are narrowed to tenants with a live endpoint before any JSON is built.
 CREATE FUNCTION webhook_movements_changed() RETURNS TRIGGER
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT webhook_any_endpoint() THEN RETURN NULL; END IF;
     IF TG_OP = 'INSERT' THEN
-        PERFORM webhook_emit(COALESCE(jsonb_agg(x.e ORDER BY x.id), '[]'::jsonb)) FROM (
-            SELECT n.id, jsonb_build_object(
-                'client_id', COALESCE(n.client_id, (SELECT client_id FROM wallets WHERE dlt_address = n.owner_address)),
-                'type', 'movement.' || lower(n.status), 'object_type', 'movement', 'object_id', n.id,
-                'data', webhook_movement_json(n)) AS e
-            FROM new_rows n) x;
+        PERFORM webhook_emit(COALESCE(jsonb_agg(jsonb_build_object(
+                    'client_id', t.tenant, 'type', 'movement.' || lower(n.status), 'object_type', 'movement',
+                    'object_id', n.id, 'data', webhook_movement_json(n)) ORDER BY n.id), '[]'::jsonb))
+        FROM new_rows n
+        CROSS JOIN LATERAL (SELECT COALESCE(n.client_id, (SELECT client_id FROM wallets WHERE dlt_address = n.owner_address)) AS tenant) t
+        WHERE t.tenant IN (SELECT client_id FROM webhook_endpoints WHERE deleted_at IS NULL);
     ELSE
-        PERFORM webhook_emit(COALESCE(jsonb_agg(x.e ORDER BY x.id), '[]'::jsonb)) FROM (
-            SELECT n.id, jsonb_build_object(
-                'client_id', COALESCE(n.client_id, (SELECT client_id FROM wallets WHERE dlt_address = n.owner_address)),
-                'type', 'movement.' || lower(n.status), 'object_type', 'movement', 'object_id', n.id,
-                'data', webhook_movement_json(n)) AS e
-            FROM new_rows n JOIN old_rows o ON o.id = n.id
-            WHERE o.status IS DISTINCT FROM n.status) x;
+        PERFORM webhook_emit(COALESCE(jsonb_agg(jsonb_build_object(
+                    'client_id', t.tenant, 'type', 'movement.' || lower(n.status), 'object_type', 'movement',
+                    'object_id', n.id, 'data', webhook_movement_json(n)) ORDER BY n.id), '[]'::jsonb))
+        FROM new_rows n JOIN old_rows o ON o.id = n.id
+        CROSS JOIN LATERAL (SELECT COALESCE(n.client_id, (SELECT client_id FROM wallets WHERE dlt_address = n.owner_address)) AS tenant) t
+        WHERE o.status IS DISTINCT FROM n.status
+          AND t.tenant IN (SELECT client_id FROM webhook_endpoints WHERE deleted_at IS NULL);
     END IF;
     RETURN NULL;
 END $$;
@@ -228,16 +229,16 @@ LANGUAGE plpgsql AS $$
 BEGIN
     IF NOT webhook_any_endpoint() THEN RETURN NULL; END IF;
     IF TG_OP = 'INSERT' THEN
-        PERFORM webhook_emit(COALESCE(jsonb_agg(x.e ORDER BY x.seq), '[]'::jsonb)) FROM (
-            SELECT n.seq, jsonb_build_object('client_id', n.client_id, 'type', 'operation.' || lower(n.status),
-                'object_type', 'operation', 'object_id', n.id, 'data', webhook_operation_json(n)) AS e
-            FROM new_rows n) x;
+        PERFORM webhook_emit(COALESCE(jsonb_agg(jsonb_build_object('client_id', n.client_id, 'type', 'operation.' || lower(n.status),
+                    'object_type', 'operation', 'object_id', n.id, 'data', webhook_operation_json(n)) ORDER BY n.seq), '[]'::jsonb))
+        FROM new_rows n
+        WHERE n.client_id IN (SELECT client_id FROM webhook_endpoints WHERE deleted_at IS NULL);
     ELSE
-        PERFORM webhook_emit(COALESCE(jsonb_agg(x.e ORDER BY x.seq), '[]'::jsonb)) FROM (
-            SELECT n.seq, jsonb_build_object('client_id', n.client_id, 'type', 'operation.' || lower(n.status),
-                'object_type', 'operation', 'object_id', n.id, 'data', webhook_operation_json(n)) AS e
-            FROM new_rows n JOIN old_rows o ON o.id = n.id
-            WHERE o.status IS DISTINCT FROM n.status) x;
+        PERFORM webhook_emit(COALESCE(jsonb_agg(jsonb_build_object('client_id', n.client_id, 'type', 'operation.' || lower(n.status),
+                    'object_type', 'operation', 'object_id', n.id, 'data', webhook_operation_json(n)) ORDER BY n.seq), '[]'::jsonb))
+        FROM new_rows n JOIN old_rows o ON o.id = n.id
+        WHERE o.status IS DISTINCT FROM n.status
+          AND n.client_id IN (SELECT client_id FROM webhook_endpoints WHERE deleted_at IS NULL);
     END IF;
     RETURN NULL;
 END $$;
