@@ -488,7 +488,16 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
         inbox.display(),
         outbox.display()
     );
-    let exports = format!(" EMLEDGER_BANK_INBOX={} EMLEDGER_OPERATOR_TOKEN={operator_token}", inbox.display());
+    // what `cast send` needs on this chain: --legacy where blocks have no base fee (pre-London,
+    // Besu/Quorum with gas price 0); the README's cast blocks pass $EMLEDGER_CAST_FLAGS
+    let cast_flags = match read_provider.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest).await {
+        Ok(Some(b)) if b.header.base_fee_per_gas.is_none() => "--legacy",
+        _ => "",
+    };
+    let exports = format!(
+        " EMLEDGER_BANK_INBOX={} EMLEDGER_OPERATOR_TOKEN={operator_token} EMLEDGER_CAST_FLAGS={cast_flags}",
+        inbox.display()
+    );
     print_banner(&api_url, &rpc_url, ws_url.as_deref(), chain_id, &target, &api_key, anvil.is_some(), &platform, deployed_now, &rails, &exports);
 
 

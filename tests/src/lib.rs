@@ -2,4 +2,5 @@
 //! `emledger` binary) and a model-based workload of contract calls.
 
 pub mod stack;
+pub mod tls;
 pub mod workload;

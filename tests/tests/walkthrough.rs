@@ -55,7 +55,7 @@ struct Up {
 }
 
 impl Up {
-    fn start(state_dir: &Path, fresh: bool) -> Up {
+    fn start(state_dir: &Path, fresh: bool, node: &Node) -> Up {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -77,6 +77,10 @@ impl Up {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log);
+        if let Some(url) = &node.rpc_url {
+            cmd.args(["--rpc-url", url, "--platform-key", NODE_ACCOUNT_0]);
+        }
+        cmd.envs(node.env.iter().map(|(k, v)| (k, v)));
         eprintln!("walkthrough: starting {cmd:?}");
         let mut child = cmd.spawn().expect("spawning emledger up");
         let out = child.stdout.take().expect("stdout");
@@ -188,7 +192,7 @@ fn readme_walkthroughs() -> BTreeMap<String, Vec<String>> {
 }
 
 /// Runs one walkthrough's blocks in one bash session; returns its stdout lines.
-fn run_walkthrough(name: &str, blocks: &[String], exports: &Exports) -> Vec<String> {
+fn run_walkthrough(name: &str, blocks: &[String], exports: &Exports, env: &[(String, String)]) -> Vec<String> {
     let mut script = String::from("set -euo pipefail\n");
     for b in blocks {
         script.push_str(b);
@@ -199,6 +203,7 @@ fn run_walkthrough(name: &str, blocks: &[String], exports: &Exports) -> Vec<Stri
         .arg(&script)
         .current_dir(repo_root())
         .envs(exports)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .output()
         .expect("running bash");
@@ -324,14 +329,152 @@ async fn await_movement_success(rest: &Rest, wallet: &str, movement: &str) {
     panic!("movement {movement} did not settle");
 }
 
+/// Account (0) of anvil's and Hardhat's development mnemonic: the platform when
+/// `up` is pointed at a node of the matrix (public by design).
+const NODE_ACCOUNT_0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/// The chain the walkthroughs run on: `up`'s own anvil, or a node of the matrix
+/// that `up` is pointed at with `--rpc-url` (issue "Run on real chains", item 5).
+struct Node {
+    label: &'static str,
+    /// `up`'s `--rpc-url`; `None`: `up` starts its own anvil.
+    rpc_url: Option<String>,
+    /// Environment of `up` and of the walkthrough shells (a private CA).
+    env: Vec<(String, String)>,
+    _anvil: Option<alloy::node_bindings::AnvilInstance>,
+    child: Option<Child>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Node {
+    fn ups_anvil() -> Node {
+        Node { label: "anvil", rpc_url: None, env: Vec::new(), _anvil: None, child: None }
+    }
+
+    /// anvil started here with `args`.
+    fn anvil(label: &'static str, args: &[&str]) -> Node {
+        let anvil = alloy::node_bindings::Anvil::at(emledger_contracts::toolchain::anvil()).args(args.iter().copied()).spawn();
+        Node { label, rpc_url: Some(anvil.endpoint()), env: Vec::new(), _anvil: Some(anvil), child: None }
+    }
+}
+
+/// One walkthrough at a time in this binary: they share `examples/ethers`' npm ci.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_walkthroughs_against_emledger_up() {
+    walkthroughs_on(Node::ups_anvil()).await;
+}
+
+/// A Besu/Quorum-style chain: no base fee (pre-London), gas price 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_walkthroughs_on_a_legacy_zero_price_chain() {
+    walkthroughs_on(Node::anvil("legacy", &["--hardfork", "berlin", "--gas-price", "0", "--base-fee", "0"])).await;
+}
+
+/// Every party (the stack, cast, ethers) through a TLS-terminating proxy whose
+/// certificate a private CA signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_walkthroughs_through_a_tls_proxy() {
+    emledger_ledger::rpc::install_tls_provider();
+    let mut node = Node::anvil("tls", &[]);
+    let dir = emledger_tests::stack::target_dir().join(format!("test-state/walkthrough-tls-{}", std::process::id()));
+    let (url, ca) = emledger_tests::tls::proxy(node.rpc_url.as_deref().unwrap(), &dir).await.expect("the TLS proxy");
+    let ca = ca.display().to_string();
+    node.rpc_url = Some(url);
+    // the stack: --rpc-ca-file; cast (rustls, native roots): SSL_CERT_FILE; ethers (Node.js): NODE_EXTRA_CA_CERTS
+    node.env = vec![("EMLEDGER_RPC_CA_FILE".into(), ca.clone()), ("SSL_CERT_FILE".into(), ca.clone()), ("NODE_EXTRA_CA_CERTS".into(), ca)];
+    walkthroughs_on(node).await;
+}
+
+/// Hardhat's node (npm `hardhat`, pinned in tests/nodes/hardhat), installed by
+/// `scripts/walkthrough-matrix`, which runs this.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Hardhat installed: scripts/walkthrough-matrix hardhat"]
+async fn readme_walkthroughs_on_hardhat() {
+    let dir = repo_root().join("tests/nodes/hardhat");
+    let bin = dir.join("node_modules/.bin/hardhat");
+    assert!(bin.exists(), "Hardhat is not installed: run scripts/walkthrough-matrix hardhat");
+    let port = free_port();
+    let log = std::fs::File::create(emledger_tests::stack::target_dir().join("test-state/hardhat.log")).expect("log");
+    let child = Command::new(&bin)
+        .args(["node", "--hostname", "127.0.0.1", "--port", &port.to_string()])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("spawning hardhat node");
+    let hardhat = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let start = Instant::now();
+    while http.post(&hardhat).json(&json!({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})).send().await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(60), "hardhat node did not start (see target/test-state/hardhat.log)");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let url = input_data_shim(hardhat).await;
+    let node = Node { label: "hardhat", rpc_url: Some(url), env: Vec::new(), _anvil: None, child: Some(child) };
+    walkthroughs_on(node).await;
+}
+
+/// Hardhat 2's node (EDR) refuses a call object that carries both `input` and
+/// `data` ("duplicate field `data`"); cast 1.7 sends both for old nodes' sake,
+/// and the execution API spec names `input`. This JSON-RPC pass-through in front
+/// of Hardhat drops the duplicate `data` (same bytes), and nothing else: a
+/// third-party incompatibility, not one of the platform's (the stack itself
+/// sends `input` only). Returns its URL.
+async fn input_data_shim(upstream: String) -> String {
+    fn fix(v: &mut Value) {
+        match v {
+            Value::Array(calls) => calls.iter_mut().for_each(fix),
+            Value::Object(call) => {
+                if let Some(Value::Object(tx)) = call.get_mut("params").and_then(|p| p.get_mut(0)) {
+                    if tx.contains_key("input") && tx.get("data") == tx.get("input") {
+                        tx.remove("data");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let (client, upstream) = (client.clone(), upstream.clone());
+            async move {
+                let mut v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                fix(&mut v);
+                let answer = client.post(&upstream).json(&v).send().await.expect("hardhat answers");
+                let status = answer.status().as_u16();
+                let bytes = answer.bytes().await.unwrap_or_default();
+                (axum::http::StatusCode::from_u16(status).unwrap(), [("content-type", "application/json")], bytes)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("shim") });
+    url
+}
+
+async fn walkthroughs_on(node: Node) {
+    let _serial = SERIAL.lock().await;
     let bin = emledger_bin();
     let target = bin.parent().and_then(Path::parent).expect("target dir").to_path_buf();
     let base = target.join("test-state");
     std::fs::create_dir_all(&base).unwrap();
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    let state_dir = base.join(format!("walkthrough-{}-{stamp}", std::process::id()));
+    let state_dir = base.join(format!("walkthrough-{}-{}-{stamp}", node.label, std::process::id()));
+    eprintln!("walkthrough: on {} ({})", node.label, node.rpc_url.as_deref().unwrap_or("up's own anvil"));
 
     let walkthroughs = readme_walkthroughs();
     for name in ["curl", "cast", "ethers"] {
@@ -340,18 +483,25 @@ async fn readme_walkthroughs_against_emledger_up() {
     let test_started = Instant::now();
 
     // ---- first start: fresh
-    let mut up = Up::start(&state_dir, true);
+    let mut up = Up::start(&state_dir, true, &node);
     let token = up.exports["EMLEDGER_TOKEN"].clone();
     let emtoken_line = up.banner_line("EmToken").to_owned();
     assert!(emtoken_line.contains(&token) && emtoken_line.contains("(deployed now)"), "{emtoken_line}");
-    for prefix in ["API ", "Swagger UI", "RPC URL", "Chain id", "Platform", "API key", "  (0) ", "  (9) "] {
+    for prefix in ["API ", "Swagger UI", "RPC URL", "Chain id", "Platform", "API key"] {
         up.banner_line(prefix);
     }
-    assert!(up.banner_line("  (0) ").contains("platform / notary"));
+    if node.rpc_url.is_none() {
+        assert!(up.banner_line("  (0) ").contains("platform / notary"));
+        up.banner_line("  (9) ");
+    } else {
+        assert_eq!(up.exports["EMLEDGER_RPC"], node.rpc_url.clone().unwrap(), "the stack talks to the node of the matrix");
+    }
+    let legacy = node.label == "legacy";
+    assert_eq!(up.exports.get("EMLEDGER_CAST_FLAGS").map(String::as_str), Some(if legacy { "--legacy" } else { "" }), "{:?}", up.exports);
     let rest = Rest::new(&up.exports);
 
     // ---- curl
-    let out = run_walkthrough("curl", &walkthroughs["curl"], &up.exports);
+    let out = run_walkthrough("curl", &walkthroughs["curl"], &up.exports, &node.env);
     let c = expect_lines(
         "curl",
         &out,
@@ -421,7 +571,7 @@ async fn readme_walkthroughs_against_emledger_up() {
     assert_eq!(favourites["_embedded"]["favouriteExternalAccounts"][0]["alias"], "My savings", "{favourites}");
 
     // ---- cast
-    let out = run_walkthrough("cast", &walkthroughs["cast"], &up.exports);
+    let out = run_walkthrough("cast", &walkthroughs["cast"], &up.exports, &node.env);
     expect_lines(
         "cast",
         &out,
@@ -435,13 +585,13 @@ async fn readme_walkthroughs_against_emledger_up() {
             "executeHold: payee TRANSFER_IN SUCCESS 6.00",
             "hold via REST: status=EXECUTED notary=0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc executed=6.00",
             "orderTransfer: payer LOCK SUCCESS 5.00",
-            "cancelTransfer: payer RELEASE SUCCESS 5.00",
-            "dapp wallet: balance=94.00 available=94.00 held=0.00",
-            "payee wallet: balance=6.00 available=6.00 held=0.00",
+            "cleared: payee TRANSFER_IN SUCCESS 5.00",
+            "dapp wallet: balance=89.00 available=89.00 held=0.00",
+            "payee wallet: balance=11.00 available=11.00 held=0.00",
         ],
     );
     let dapp = rest.wallet_at("0x70997970c51812dc3a010c7d01b50e0d17dc79c8").await;
-    assert_eq!((dapp["balance"].as_str(), dapp["heldBalance"].as_str()), (Some("94.00"), Some("0.00")), "{dapp}");
+    assert_eq!((dapp["balance"].as_str(), dapp["heldBalance"].as_str()), (Some("89.00"), Some("0.00")), "{dapp}");
     let dapp_movements = rest.movements(dapp["id"].as_str().unwrap()).await;
     let mut dk = types_of(&dapp_movements);
     dk.sort();
@@ -452,14 +602,14 @@ async fn readme_walkthroughs_against_emledger_up() {
             "LOCK SUCCESS 10.00",
             "LOCK SUCCESS 5.00",
             "RELEASE SUCCESS 4.00",
-            "RELEASE SUCCESS 5.00",
+            "TRANSFER_OUT SUCCESS 5.00",
             "TRANSFER_OUT SUCCESS 6.00",
         ]
     );
     assert!(dapp_movements.iter().filter(|m| m["type"] != "CARD_CASHIN").all(|m| m["txHash"].as_str().is_some()));
 
     // ---- ethers
-    let out = run_walkthrough("ethers", &walkthroughs["ethers"], &up.exports);
+    let out = run_walkthrough("ethers", &walkthroughs["ethers"], &up.exports, &node.env);
     // npm ci prints its own summary first; the script's lines are the last six
     let script_out: Vec<String> = out.iter().skip_while(|l| !l.starts_with("dapp wallet:")).cloned().collect();
     let e = expect_lines(
@@ -486,7 +636,7 @@ async fn readme_walkthroughs_against_emledger_up() {
     up.interrupt();
     drop(up);
 
-    let up = Up::start(&state_dir, false);
+    let up = Up::start(&state_dir, false, &node);
     let emtoken_line = up.banner_line("EmToken").to_owned();
     assert!(emtoken_line.contains(&token) && emtoken_line.contains("(reused)"), "after the restart: {emtoken_line}");
     assert_eq!(up.exports["EMLEDGER_TOKEN"], token);
@@ -550,7 +700,7 @@ async fn up_restarts_a_killed_postgres_and_a_killed_anvil() {
     std::fs::create_dir_all(&base_dir).unwrap();
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
     let state_dir = base_dir.join(format!("supervise-{}-{stamp}", std::process::id()));
-    let mut up = Up::start(&state_dir, true);
+    let mut up = Up::start(&state_dir, true, &Node::ups_anvil());
     let rest = Rest::new(&up.exports);
     let http = reqwest::Client::new();
     let api = up.exports["EMLEDGER_API"].clone();
@@ -715,7 +865,7 @@ async fn up_restarts_a_killed_postgres_and_a_killed_anvil() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(up);
-    let mut up = Up::start(&state_dir, false);
+    let mut up = Up::start(&state_dir, false, &Node::ups_anvil());
     let rest = Rest::new(&up.exports);
     let rpc = up.exports["EMLEDGER_RPC"].clone();
     let start = Instant::now();
