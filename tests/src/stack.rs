@@ -157,6 +157,11 @@ pub struct IndexerProcess {
 impl IndexerProcess {
     /// Spawns `emledger indexer` against `rpc_url` and `database_url`.
     pub fn spawn(rpc_url: &str, database_url: &str, contract: Address, extra: &[&str]) -> anyhow::Result<Self> {
+        Self::spawn_with_env(rpc_url, database_url, contract, extra, &[])
+    }
+
+    /// Like [`IndexerProcess::spawn`], with extra environment variables.
+    pub fn spawn_with_env(rpc_url: &str, database_url: &str, contract: Address, extra: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let log = target_dir().join("test-state").join("indexer.log");
         let _ = std::fs::create_dir_all(log.parent().unwrap());
         let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
@@ -169,6 +174,7 @@ impl IndexerProcess {
             .arg("--contract")
             .arg(format!("{contract:#x}"))
             .args(extra)
+            .envs(env.iter().copied())
             .env("RUST_LOG", std::env::var("EMLEDGER_TEST_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()))
             .stdout(Stdio::null())
             .stderr(out)

@@ -116,6 +116,26 @@ async fn through_a_tls_proxy_with_a_private_ca_money_settles() -> anyhow::Result
     })
     .await?;
     assert!(ok && out.contains(": 0 mismatches"), "{out}");
+
+    // the indexer over https, woken by a wss:// new-head subscription through the same proxy
+    // (the private CA: --rpc-ca-file for https, SSL_CERT_FILE for the WebSocket's TLS)
+    st.indexer.kill9();
+    let wss = url.replace("https://", "wss://");
+    let ca_s = ca.display().to_string();
+    st.indexer = emledger_tests::stack::IndexerProcess::spawn_with_env(
+        &url,
+        &st.db_url,
+        st.chain.deployment.address,
+        &["--ws-url", &wss],
+        &[("EMLEDGER_RPC_CA_FILE", &ca_s), ("SSL_CERT_FILE", &ca_s)],
+    )?;
+    let r = st.post_key(&format!("/api/v1/public/wallets/{a}/transfer"), json!({"amount": "0.75", "targetWalletId": b}), "tls-2").await;
+    let id = r.ok(202)["apiOperationId"].as_str().unwrap().to_owned();
+    assert_eq!(st.wait_operation(&id).await["status"], "SUCCESS");
+    st.wait_balances(&b, ("2.00", "2.00", "0.00")).await;
+    let log = std::fs::read_to_string(emledger_tests::stack::target_dir().join("test-state/indexer.log"))?;
+    let subscribed = log.lines().any(|l| l.contains("following new heads by websocket subscription") && l.contains(&wss));
+    assert!(subscribed, "the indexer did not subscribe over {wss}");
     Ok(())
 }
 
