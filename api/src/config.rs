@@ -250,6 +250,11 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_WEBHOOK_CA_FILE")]
     pub webhook_ca_file: Option<std::path::PathBuf>,
 
+    /// Days webhook events (with their deliveries and attempts) are kept once
+    /// delivered or given up; 0 keeps them forever.
+    #[arg(long, env = "EMLEDGER_WEBHOOK_RETENTION_DAYS", default_value_t = 30)]
+    pub webhook_retention_days: u64,
+
     /// Per-tenant request rates (429 past them).
     #[command(flatten)]
     pub rate_limits: RateLimitConfig,
@@ -335,6 +340,7 @@ impl Default for ApiConfig {
             webhook_timeout_ms: 10_000,
             webhook_failing_after: 5,
             webhook_ca_file: None,
+            webhook_retention_days: 30,
             rate_limits: RateLimitConfig::default(),
             gas_mode: "auto".into(),
             platform_keystore: None,

@@ -116,6 +116,7 @@ pub async fn serve_on(
             retry_period: std::time::Duration::from_secs(config.webhook_retry_period_secs),
             failing_after: config.webhook_failing_after.max(1),
             ca_file: config.webhook_ca_file.clone(),
+            retention: (config.webhook_retention_days > 0).then(|| std::time::Duration::from_secs(config.webhook_retention_days * 24 * 3600)),
             ..Default::default()
         };
         tokio::spawn(emledger_operations::webhooks::delivery::run(pool.clone(), c, stop_rx.clone()))

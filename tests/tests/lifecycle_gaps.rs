@@ -363,10 +363,10 @@ async fn foreign_expired_holds_left_open_when_configured() -> anyhow::Result<()>
 }
 
 /// Seed/issue 12: "an UNSUBSCRIBED user's wallets stop receiving". A card cash-in
-/// started before the user is unsubscribed and paid after it still mints into the
-/// wallet: the PSP's paid notification mints without checking the wallet again.
+/// started before the user is unsubscribed and paid after it is not minted: the
+/// paid order is UNAPPLIED (for a refund at the PSP), the movement ERROR with the
+/// reason, and the customer is sent to the reject URL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: a card cash-in started before the user is UNSUBSCRIBED and paid after it is minted into the closed wallet (operations/src/psp/mod.rs mints on Paid without money::require_ready); the fix needs a product decision (refund / unapplied order), not a one-liner"]
 async fn card_paid_after_the_user_unsubscribed_does_not_reach_the_wallet() -> anyhow::Result<()> {
     let mut st = MoneyStack::start("gaps_card_late", ApiOptions::default()).await?;
     let (v, _) = st.wallet().await;
@@ -382,7 +382,21 @@ async fn card_paid_after_the_user_unsubscribed_does_not_reach_the_wallet() -> an
         (m["status"] != "PENDING").then_some(m)
     })
     .await;
-    assert_ne!(m["status"], "SUCCESS", "money reached an UNSUBSCRIBED user's wallet: {m}");
+    assert_eq!(m["status"], "ERROR", "money reached an UNSUBSCRIBED user's wallet: {m}");
     assert_eq!(st.balances(&v).await.0, "0.00");
+    // the customer goes back to the shop's reject URL; the order waits for a refund
+    let back = st.http.get(&back).send().await?;
+    assert_eq!(back.headers()["location"], "https://client.example/ko");
+    let (status, error): (String, Option<String>) = sqlx::query_as("SELECT status, psp_error FROM card_payments WHERE movement_id = $1")
+        .bind(uuid::Uuid::parse_str(&movement)?)
+        .fetch_one(&st.pool)
+        .await?;
+    assert_eq!(status, "UNAPPLIED");
+    assert!(error.is_some_and(|e| e.contains("UNSUBSCRIBED")));
+    let (minted,): (i64,) = sqlx::query_as("SELECT count(*) FROM operations WHERE wallet_id = $1 AND kind = 'CARD_CASHIN'")
+        .bind(uuid::Uuid::parse_str(&v)?)
+        .fetch_one(&st.pool)
+        .await?;
+    assert_eq!(minted, 0, "nothing minted");
     Ok(())
 }

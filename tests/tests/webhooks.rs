@@ -319,5 +319,46 @@ async fn endpoints_are_validated_rotated_redelivered_and_deleted() -> anyhow::Re
     st.wallet().await;
     let (events_after,): (i64,) = sqlx::query_as("SELECT count(*) FROM webhook_events").fetch_one(&st.pool).await?;
     assert_eq!(events_before, events_after);
+
+    // retention: finished events older than the retention go, with their deliveries and attempts
+    sqlx::query("UPDATE webhook_events SET created_at = now() - interval '40 days' WHERE object_id::text = $1").bind(&hold_id).execute(&st.pool).await?;
+    let pruned = emledger_operations::webhooks::delivery::prune(&st.pool, Duration::from_secs(30 * 24 * 3600)).await?;
+    assert_eq!(pruned as usize, hold_events.len());
+    let (left,): (i64,) = sqlx::query_as("SELECT count(*) FROM webhook_events WHERE object_id::text = $1").bind(&hold_id).fetch_one(&st.pool).await?;
+    assert_eq!(left, 0);
+    let (others,): (i64,) = sqlx::query_as("SELECT count(*) FROM webhook_events").fetch_one(&st.pool).await?;
+    assert_eq!(others, events_after - pruned as i64, "only the old ones");
+    Ok(())
+}
+
+/// A receiver that never answers: after `--webhook-failing-after` failures in a
+/// row the endpoint is FAILING; once the retry period is over the delivery is
+/// FAILED with every attempt recorded, and nothing else waits behind it forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_receiver_makes_the_endpoint_failing_and_deliveries_give_up_after_the_retry_period() -> anyhow::Result<()> {
+    let mut opts = options();
+    opts.env.push(("EMLEDGER_WEBHOOK_RETRY_PERIOD_SECS".into(), "3".into()));
+    let mut st = MoneyStack::start("webhooks_dead", opts).await?;
+    // a port nobody listens on: connection refused at every try
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let (endpoint, _) = register(&st, &format!("http://127.0.0.1:{dead}/hook"), json!(["wallet.created"])).await;
+    st.wallet().await;
+    let start = Instant::now();
+    let delivery = loop {
+        let page = st.get(&format!("/api/v1/public/webhook-endpoints/{endpoint}/deliveries?status=FAILED")).await.ok(200).clone();
+        if let Some(d) = page["_embedded"]["webhookDeliveries"].as_array().and_then(|a| a.first()).cloned() {
+            break d;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the delivery never gave up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let d = st.get(&format!("/api/v1/public/webhook-deliveries/{}", delivery["id"].as_str().unwrap())).await.ok(200).clone();
+    let attempts = d["attemptLog"].as_array().unwrap();
+    assert!(attempts.len() >= 3, "retried with backoff before giving up: {d}");
+    assert!(attempts.iter().all(|a| a["statusCode"].is_null() && a["error"].as_str().is_some_and(|e| !e.is_empty())), "{d}");
+    assert_eq!(d["attempts"].as_u64().unwrap() as usize, attempts.len());
+    let e = st.get(&format!("/api/v1/public/webhook-endpoints/{endpoint}")).await.ok(200).clone();
+    assert_eq!(e["status"], "FAILING", "{e}");
+    assert!(e["consecutiveFailures"].as_i64().unwrap() >= 3);
     Ok(())
 }

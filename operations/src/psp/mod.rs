@@ -208,6 +208,10 @@ pub enum Applied {
     DuplicatePayment,
     /// The order is REJECTED (the movement ERROR).
     Rejected,
+    /// Paid, but the wallet can no longer receive money (unsubscribed, or a
+    /// compliance status that forbids it): nothing minted, the order UNAPPLIED
+    /// for the operator to refund, the movement ERROR with the reason.
+    Unapplied,
     /// The order is waiting for a later notification.
     Processing,
     /// Recorded, nothing changed (a status without effect, or a decline after the payment).
@@ -328,15 +332,30 @@ pub async fn apply_feedback(
         }
         r
     };
+    let mut unapplied: Option<String> = None;
     let (applied, status) = match (verdict(feedback.status), order.status.as_str()) {
         (Verdict::Paid, "PAID") if order.pay_id == feedback.pay_id => (Applied::AlreadyPaid, "PAID"),
         (Verdict::Paid, "PAID") => {
             tracing::error!(order = %feedback.order_id, pay_id = ?feedback.pay_id, first = ?order.pay_id, "a second payment of a paid card order: not minted");
             (Applied::DuplicatePayment, "PAID")
         }
-        (Verdict::Paid, _) => {
+        (Verdict::Paid, "UNAPPLIED") => (Applied::Ignored, "UNAPPLIED"),
+        (Verdict::Paid, _) => 'paid: {
             // PENDING, PROCESSING, or REJECTED when the PSP let the customer retry after a decline
             let wallet = wallet_facts(&mut tx, order.client_id, order.wallet_id, false).await?;
+            // the wallet may have stopped receiving since the payment started
+            if let Err(refusal) = money::require_ready(&wallet, "receiving") {
+                let why = format!("the card payment arrived but was not applied: {refusal}; it is kept UNAPPLIED for a refund");
+                tracing::error!(order = %feedback.order_id, wallet = %order.wallet_id, reason = %refusal, "a paid card order cannot be applied");
+                metrics::counter!("emledger_psp_unapplied_total").increment(1);
+                sqlx::query("UPDATE movements SET status = 'ERROR', error = $2, updated_at = now() WHERE id = $1 AND status IN ('PENDING', 'ERROR')")
+                    .bind(order.movement_id)
+                    .bind(&why)
+                    .execute(&mut *tx)
+                    .await?;
+                unapplied = Some(why);
+                break 'paid (Applied::Unapplied, "UNAPPLIED");
+            }
             let calldata = EmToken::mintCall {
                 operationId: order.operation_id.to_string(),
                 to: money::addr(&wallet.dlt_address)?,
@@ -387,7 +406,7 @@ pub async fn apply_feedback(
         .bind(&status)
         .bind(&feedback.pay_id)
         .bind(feedback.status as i32)
-        .bind(if applied == Applied::Rejected { Some(reason()) } else { None })
+        .bind(if applied == Applied::Rejected { Some(reason()) } else { unapplied.clone() })
         .execute(&mut *tx)
         .await?;
     }

@@ -41,6 +41,9 @@ pub struct DeliveryConfig {
     pub concurrency: usize,
     /// Extra CA certificates (PEM) trusted for receivers' https.
     pub ca_file: Option<std::path::PathBuf>,
+    /// Events older than this whose deliveries are all finished are deleted
+    /// with their deliveries and attempts (`None`: kept forever).
+    pub retention: Option<Duration>,
 }
 
 impl Default for DeliveryConfig {
@@ -54,6 +57,7 @@ impl Default for DeliveryConfig {
             failing_after: 5,
             concurrency: 16,
             ca_file: None,
+            retention: Some(Duration::from_secs(30 * 24 * 3600)),
         }
     }
 }
@@ -96,9 +100,20 @@ pub async fn run(pool: PgPool, config: DeliveryConfig, mut stop: tokio::sync::wa
         }
     };
     tracing::info!(retry_base = ?config.retry_base, retry_period = ?config.retry_period, "webhook delivery started");
+    let mut pruned_at: Option<Instant> = None;
     loop {
         if *stop.borrow() {
             break;
+        }
+        if let Some(retention) = config.retention {
+            if pruned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(600)) {
+                pruned_at = Some(Instant::now());
+                match prune(&pool, retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(events = n, "old webhook events pruned"),
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "pruning webhook events failed"),
+                }
+            }
         }
         let busy = match pass(&pool, &client, &config).await {
             Ok(n) => n > 0,
@@ -282,6 +297,35 @@ async fn record(pool: &PgPool, config: &DeliveryConfig, d: &Claimed, o: &Outcome
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Deletes up to 10,000 events older than `retention` that have no PENDING
+/// delivery, with their deliveries and attempts; returns how many events.
+pub async fn prune(pool: &PgPool, retention: Duration) -> anyhow::Result<u64> {
+    let mut tx = pool.begin().await?;
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT e.id FROM webhook_events e
+         WHERE e.created_at < now() - make_interval(secs => $1)
+           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status = 'PENDING')
+         ORDER BY e.seq LIMIT 10000
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(retention.as_secs_f64())
+    .fetch_all(&mut *tx)
+    .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    sqlx::query(
+        "DELETE FROM webhook_delivery_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE event_id = ANY($1))",
+    )
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM webhook_deliveries WHERE event_id = ANY($1)").bind(&ids).execute(&mut *tx).await?;
+    let n = sqlx::query("DELETE FROM webhook_events WHERE id = ANY($1)").bind(&ids).execute(&mut *tx).await?.rows_affected();
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// `emledger_webhook_pending_deliveries` and the oldest one's age.
