@@ -105,7 +105,8 @@ pub struct ApiConfig {
     pub max_fee_per_gas_wei: Option<u128>,
 
     /// `/health` is DEGRADED when an operation has been PENDING, SIGNED or SENT
-    /// without moving for this many seconds.
+    /// without moving, or a background worker has failed every round, for this
+    /// many seconds.
     #[arg(long, env = "EMLEDGER_STUCK_AFTER_SECS", default_value_t = 60)]
     pub stuck_after_secs: u64,
 

@@ -119,7 +119,7 @@ pub async fn serve_on(
             retention: (config.webhook_retention_days > 0).then(|| std::time::Duration::from_secs(config.webhook_retention_days * 24 * 3600)),
             ..Default::default()
         };
-        tokio::spawn(emledger_operations::webhooks::delivery::run(pool.clone(), c, stop_rx.clone()))
+        tokio::spawn(emledger_operations::webhooks::delivery::run(pool.clone(), c, ctx.platform().workers(), stop_rx.clone()))
     });
     // SEPA rails: the inbox watcher, the payment-file writer, and the simulated bank
     let mut bank_tasks = Vec::new();

@@ -48,9 +48,16 @@ pub async fn run(platform: Platform, config: ClearingConfig, mut stop: tokio::sy
             break;
         }
         match tick(&platform, &config).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(operations = n, "clearing operations stored"),
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "clearing round failed; retrying"),
+            Ok(n) => {
+                platform.workers().ok("clearing agent");
+                if n > 0 {
+                    tracing::info!(operations = n, "clearing operations stored");
+                }
+            }
+            Err(e) => {
+                platform.workers().failed("clearing agent", &e);
+                tracing::warn!(error = %format!("{e:#}"), "clearing round failed; retrying");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(config.interval) => {}

@@ -42,9 +42,16 @@ pub async fn run(platform: Platform, config: ExpiryConfig, mut stop: tokio::sync
             break;
         }
         match sweep(&platform, config.release_foreign).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(holds = n, "expired holds sent for release"),
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "hold expiry sweep failed; retrying"),
+            Ok(n) => {
+                platform.workers().ok("hold expiry sweeper");
+                if n > 0 {
+                    tracing::info!(holds = n, "expired holds sent for release");
+                }
+            }
+            Err(e) => {
+                platform.workers().failed("hold expiry sweeper", &e);
+                tracing::warn!(error = %format!("{e:#}"), "hold expiry sweep failed; retrying");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(config.interval) => {}

@@ -39,6 +39,7 @@ pub mod user;
 pub mod validate;
 pub mod wallet;
 pub mod watchdog;
+pub mod workers;
 pub mod webhooks;
 
 pub use command::Command;

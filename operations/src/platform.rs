@@ -46,6 +46,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     submitter: Arc<SubmitterHealth>,
+    workers: Arc<crate::workers::WorkerHealth>,
     dependencies: Arc<crate::watchdog::Dependencies>,
     psp: std::sync::OnceLock<crate::psp::SharedPsp>,
     payouts: std::sync::atomic::AtomicBool,
@@ -95,6 +96,7 @@ impl Platform {
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
             wake: Arc::new(Notify::new()),
             submitter: Arc::default(),
+            workers: Arc::default(),
             dependencies: Arc::new(crate::watchdog::Dependencies::new()),
             psp: std::sync::OnceLock::new(),
             payouts: std::sync::atomic::AtomicBool::new(false),
@@ -163,6 +165,11 @@ impl Platform {
     /// What this process's submitter reports (see [`crate::pipeline::health`]).
     pub fn submitter_health(&self) -> Arc<SubmitterHealth> {
         self.0.submitter.clone()
+    }
+
+    /// How this process's background workers are doing (see [`crate::workers`]).
+    pub fn workers(&self) -> Arc<crate::workers::WorkerHealth> {
+        self.0.workers.clone()
     }
 
     /// What the dependency watchdog last saw (see [`crate::watchdog`]).

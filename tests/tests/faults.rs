@@ -148,3 +148,53 @@ async fn a_reorg_in_the_middle_of_600_transfers_loses_and_doubles_nothing() -> a
     assert_reconciled(&st).await;
     Ok(())
 }
+
+/// A background worker whose rounds keep failing shows on `/health`: here the
+/// clearing agent's table is renamed away (a broken migration, a dropped grant)
+/// → DEGRADED within the stuck threshold + 5 s, naming the worker and its error;
+/// the table back → UP again, with no restart. Money keeps moving meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_background_worker_shows_on_health_until_it_recovers() -> anyhow::Result<()> {
+    let mut st = MoneyStack::start("faults_worker", ApiOptions { stuck_after_secs: Some(2), ..Default::default() }).await?;
+    let health = |st: &MoneyStack| {
+        let (http, url) = (st.http.clone(), format!("{}/health", st.base));
+        async move { http.get(url).send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    let (a, _) = st.wallet().await;
+    let (b, _) = st.wallet().await;
+    st.fund(&a, "10").await;
+    let start = Instant::now();
+    while health(&st).await["status"] != "UP" {
+        assert!(start.elapsed() < Duration::from_secs(20), "not UP at start: {}", health(&st).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sqlx::query("ALTER TABLE clearing_decisions RENAME TO clearing_decisions_away").execute(&st.pool).await?;
+    let broke = Instant::now();
+    let h = loop {
+        let h = health(&st).await;
+        if h["status"] == "DEGRADED" && h["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("clearing agent")) {
+            break h;
+        }
+        assert!(broke.elapsed() < Duration::from_secs(7), "the failing clearing agent never showed: {h}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let reason = h["reasons"].as_array().unwrap().iter().find(|r| r.as_str().unwrap().contains("clearing agent")).unwrap().as_str().unwrap().to_owned();
+    assert!(reason.contains("clearing_decisions"), "the reason carries the error: {reason}");
+    let metrics = st.http.get(format!("{}/metrics", st.base)).send().await?.text().await?;
+    assert!(metrics.lines().any(|l| l.starts_with("emledger_worker_consecutive_errors{worker=\"clearing agent\"}") && !l.ends_with(" 0")), "metric");
+    // money keeps moving while the clearing agent fails
+    let r = st.post_key(&format!("/api/v1/public/wallets/{a}/transfer"), json!({"amount": "1", "targetWalletId": b}), "worker-1").await;
+    let id = r.ok(202)["apiOperationId"].as_str().unwrap().to_owned();
+    assert_eq!(st.wait_operation(&id).await["status"], "SUCCESS");
+    sqlx::query("ALTER TABLE clearing_decisions_away RENAME TO clearing_decisions").execute(&st.pool).await?;
+    let fixed = Instant::now();
+    loop {
+        let h = health(&st).await;
+        if h["status"] == "UP" {
+            break;
+        }
+        assert!(fixed.elapsed() < Duration::from_secs(10), "not UP again after the fix: {h}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}

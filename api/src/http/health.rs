@@ -121,6 +121,16 @@ pub(crate) async fn report(ctx: &ApiContext) -> Health {
             reasons.push(format!("the indexer is {lag} blocks behind the chain head (threshold {INDEXER_LAG_DEGRADED})"));
         }
     }
+    // background workers whose rounds have all failed for longer than the stuck threshold
+    if !down {
+        let after = std::time::Duration::from_secs(ctx.config().stuck_after_secs);
+        for f in platform.workers().failing(after) {
+            reasons.push(format!(
+                "the {} has failed {} rounds in a row for {} s: {}",
+                f.worker, f.consecutive_errors, f.failing_secs, f.last_error
+            ));
+        }
+    }
     let (submitter, oldest) = match checked {
         _ if down => ("UNKNOWN", None),
         None => ("UNKNOWN", None),

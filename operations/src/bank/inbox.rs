@@ -82,9 +82,13 @@ pub async fn run_once(platform: &Platform, config: &InboxConfig) -> anyhow::Resu
 pub async fn run(platform: Platform, config: InboxConfig, mut stop: watch::Receiver<bool>) {
     tracing::info!(dir = %config.dir.display(), "bank inbox watcher started");
     loop {
-        if let Err(e) = run_once(&platform, &config).await {
-            metrics::counter!("emledger_bank_inbox_errors_total").increment(1);
-            tracing::warn!(error = %format!("{e:#}"), "bank inbox pass failed; retrying");
+        match run_once(&platform, &config).await {
+            Ok(_) => platform.workers().ok("bank inbox"),
+            Err(e) => {
+                platform.workers().failed("bank inbox", &e);
+                metrics::counter!("emledger_bank_inbox_errors_total").increment(1);
+                tracing::warn!(error = %format!("{e:#}"), "bank inbox pass failed; retrying");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(config.interval) => {}

@@ -184,9 +184,13 @@ pub async fn run(platform: Platform, config: OutboxConfig, mut stop: watch::Rece
             run_once(&platform, &config).await?;
             export(&platform, &config).await
         };
-        if let Err(e) = pass.await {
-            metrics::counter!("emledger_payment_file_errors_total").increment(1);
-            tracing::warn!(error = %e, "payment-file writer pass failed; retrying at the next run");
+        match pass.await {
+            Ok(_) => platform.workers().ok("payment-file writer"),
+            Err(e) => {
+                platform.workers().failed("payment-file writer", &e);
+                metrics::counter!("emledger_payment_file_errors_total").increment(1);
+                tracing::warn!(error = %e, "payment-file writer pass failed; retrying at the next run");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(config.interval) => {}

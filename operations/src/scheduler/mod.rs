@@ -181,13 +181,21 @@ impl Worker {
                 break;
             }
             let now = self.clock.now();
-            match self.run_due(now).await {
-                Ok(r) if r.total() > 0 => tracing::info!(?r, "scheduled occurrences run"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = ?e, "scheduled-operations round failed; retrying"),
-            }
-            if let Err(e) = self.sync().await {
-                tracing::warn!(error = ?e, "syncing scheduled executions failed");
+            let round = match self.run_due(now).await {
+                Ok(r) => {
+                    if r.total() > 0 {
+                        tracing::info!(?r, "scheduled occurrences run");
+                    }
+                    self.sync().await
+                }
+                Err(e) => Err(e),
+            };
+            match round {
+                Ok(()) => self.platform.workers().ok("scheduler"),
+                Err(e) => {
+                    self.platform.workers().failed("scheduler", &e);
+                    tracing::warn!(error = ?e, "scheduled-operations round failed; retrying");
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}

@@ -90,8 +90,13 @@ impl Outcome {
     }
 }
 
-/// Runs until `stop` turns true.
-pub async fn run(pool: PgPool, config: DeliveryConfig, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Runs until `stop` turns true, reporting each pass to `health`.
+pub async fn run(
+    pool: PgPool,
+    config: DeliveryConfig,
+    health: std::sync::Arc<crate::workers::WorkerHealth>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let client = match emledger_ledger::rpc::outbound_client(config.timeout, config.ca_file.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -116,8 +121,12 @@ pub async fn run(pool: PgPool, config: DeliveryConfig, mut stop: tokio::sync::wa
             }
         }
         let busy = match pass(&pool, &client, &config).await {
-            Ok(n) => n > 0,
+            Ok(n) => {
+                health.ok("webhook delivery");
+                n > 0
+            }
             Err(e) => {
+                health.failed("webhook delivery", &e);
                 metrics::counter!("emledger_webhook_pass_errors_total").increment(1);
                 tracing::warn!(error = %format!("{e:#}"), "webhook delivery pass failed; retrying");
                 false
