@@ -7,47 +7,13 @@
 
 use std::time::{Duration, Instant};
 
-use alloy::{primitives::U256, providers::Provider, signers::local::PrivateKeySigner};
+use alloy::{primitives::U256, providers::Provider};
 use emledger_contracts::EmToken;
 use emledger_tests::stack::Chain;
 use serde_json::{json, Value};
 
 mod api_stack;
-use api_stack::{ApiOptions, MoneyStack, OPERATOR_TOKEN};
-
-/// A wallet of a new user whose address is anvil account `i` (a dApp can sign for it).
-async fn dapp_wallet(st: &mut MoneyStack, i: usize) -> (String, PrivateKeySigner) {
-    let (first, _) = st.wallet().await;
-    let user = st.get(&format!("/api/v1/public/wallets/{first}")).await.ok(200)["userId"].as_str().unwrap().to_owned();
-    let key = st.chain.account(i);
-    let w = st.post("/api/v1/public/wallets", json!({"userId": user, "dltAddress": format!("{:#x}", key.address())})).await.ok(201).clone();
-    (w["id"].as_str().unwrap().to_owned(), key)
-}
-
-fn minor(amount: &str) -> U256 {
-    U256::from((amount.parse::<f64>().unwrap() * 100.0).round() as u64)
-}
-
-async fn wait_until<F: std::future::Future<Output = Option<Value>>>(what: &str, within: Duration, mut f: impl FnMut() -> F) -> Value {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < within, "{what} did not happen within {within:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn movements(st: &MoneyStack, wallet: &str) -> Vec<Value> {
-    st.get(&format!("/api/v1/public/wallets/{wallet}/movements?size=2000")).await.ok(200)["_embedded"]["movements"].as_array().cloned().unwrap_or_default()
-}
-
-async fn clearable(st: &MoneyStack, operation_id: &str) -> Option<Value> {
-    let r = st.http.get(format!("{}/api/v1/operator/clearable-transfers?status=ALL", st.base)).bearer_auth(OPERATOR_TOKEN).send().await.unwrap();
-    let list: Vec<Value> = r.json().await.unwrap();
-    list.into_iter().find(|c| c["operationId"] == operation_id)
-}
+use api_stack::{clearable, dapp_wallet, minor, movements, wait_until, ApiOptions, MoneyStack, OPERATOR_TOKEN};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_holds_are_released_without_a_call() -> anyhow::Result<()> {

@@ -182,6 +182,13 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now: i64, tolerance_secs:
     })
 }
 
+/// Audits an action on endpoint `id` in the action's transaction.
+async fn record(conn: &mut PgConnection, actor: &audit::Actor, client_id: Uuid, action: &str, id: Uuid, detail: serde_json::Value) -> Result<()> {
+    let what = audit::Action { action, object_type: "webhook_endpoint", object_id: id.to_string(), detail };
+    audit::record(conn, actor, Some(client_id), what).await?;
+    Ok(())
+}
+
 /// Registers an endpoint; returns it with its secret (the only time it is shown).
 pub async fn create_endpoint(conn: &mut PgConnection, actor: &audit::Actor, client_id: Uuid, new: NewEndpoint) -> Result<(Endpoint, String)> {
     let url = validate_url("url", &new.url)?;
@@ -211,18 +218,7 @@ pub async fn create_endpoint(conn: &mut PgConnection, actor: &audit::Actor, clie
     .bind(&secret)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        Some(client_id),
-        audit::Action {
-            action: "webhook_endpoint.created",
-            object_type: "webhook_endpoint",
-            object_id: id.to_string(),
-            detail: serde_json::json!({ "url": url.as_str(), "eventTypes": types }),
-        },
-    )
-    .await?;
+    record(&mut tx, actor, client_id, "webhook_endpoint.created", id, serde_json::json!({ "url": url.as_str(), "eventTypes": types })).await?;
     tx.commit().await?;
     Ok((endpoint, secret))
 }
@@ -257,18 +253,7 @@ pub async fn update_endpoint(conn: &mut PgConnection, actor: &audit::Actor, clie
     .fetch_optional(&mut *tx)
     .await?;
     let endpoint = endpoint.ok_or(Error::NotFound("webhook endpoint"))?;
-    audit::record(
-        &mut tx,
-        actor,
-        Some(client_id),
-        audit::Action {
-            action: "webhook_endpoint.updated",
-            object_type: "webhook_endpoint",
-            object_id: id.to_string(),
-            detail: serde_json::json!({ "url": endpoint.url, "eventTypes": endpoint.event_types }),
-        },
-    )
-    .await?;
+    record(&mut tx, actor, client_id, "webhook_endpoint.updated", id, serde_json::json!({ "url": endpoint.url, "eventTypes": endpoint.event_types })).await?;
     tx.commit().await?;
     Ok(endpoint)
 }
@@ -296,18 +281,7 @@ pub async fn rotate_secret(conn: &mut PgConnection, actor: &audit::Actor, client
     .fetch_optional(&mut *tx)
     .await?;
     let endpoint = endpoint.ok_or(Error::NotFound("webhook endpoint"))?;
-    audit::record(
-        &mut tx,
-        actor,
-        Some(client_id),
-        audit::Action {
-            action: "webhook_endpoint.secret_rotated",
-            object_type: "webhook_endpoint",
-            object_id: id.to_string(),
-            detail: serde_json::json!({ "previousSecretValidSeconds": grace_secs }),
-        },
-    )
-    .await?;
+    record(&mut tx, actor, client_id, "webhook_endpoint.secret_rotated", id, serde_json::json!({ "previousSecretValidSeconds": grace_secs })).await?;
     tx.commit().await?;
     Ok((endpoint, secret))
 }
@@ -334,13 +308,7 @@ pub async fn delete_endpoint(conn: &mut PgConnection, actor: &audit::Actor, clie
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        actor,
-        Some(client_id),
-        audit::Action { action: "webhook_endpoint.deleted", object_type: "webhook_endpoint", object_id: id.to_string(), detail: serde_json::json!({}) },
-    )
-    .await?;
+    record(&mut tx, actor, client_id, "webhook_endpoint.deleted", id, serde_json::json!({})).await?;
     tx.commit().await?;
     Ok(())
 }

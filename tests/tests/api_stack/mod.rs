@@ -659,3 +659,39 @@ impl Drop for MoneyStack {
         }
     }
 }
+
+// ---- shared by the lifecycle tests
+
+/// A wallet of a new user whose address is anvil account `i` (a dApp can sign for it).
+pub async fn dapp_wallet(st: &mut MoneyStack, i: usize) -> (String, alloy::signers::local::PrivateKeySigner) {
+    let (first, _) = st.wallet().await;
+    let user = st.get(&format!("/api/v1/public/wallets/{first}")).await.ok(200)["userId"].as_str().unwrap().to_owned();
+    let key = st.chain.account(i);
+    let w = st.post("/api/v1/public/wallets", json!({"userId": user, "dltAddress": format!("{:#x}", key.address())})).await.ok(201).clone();
+    (w["id"].as_str().unwrap().to_owned(), key)
+}
+
+pub fn minor(amount: &str) -> alloy::primitives::U256 {
+    alloy::primitives::U256::from((amount.parse::<f64>().unwrap() * 100.0).round() as u64)
+}
+
+pub async fn wait_until<F: std::future::Future<Output = Option<Value>>>(what: &str, within: Duration, mut f: impl FnMut() -> F) -> Value {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < within, "{what} did not happen within {within:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn movements(st: &MoneyStack, wallet: &str) -> Vec<Value> {
+    st.get(&format!("/api/v1/public/wallets/{wallet}/movements?size=2000")).await.ok(200)["_embedded"]["movements"].as_array().cloned().unwrap_or_default()
+}
+
+pub async fn clearable(st: &MoneyStack, operation_id: &str) -> Option<Value> {
+    let r = st.http.get(format!("{}/api/v1/operator/clearable-transfers?status=ALL", st.base)).bearer_auth(OPERATOR_TOKEN).send().await.unwrap();
+    let list: Vec<Value> = r.json().await.unwrap();
+    list.into_iter().find(|c| c["operationId"] == operation_id)
+}
