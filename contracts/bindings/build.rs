@@ -19,7 +19,7 @@ use foundry_compilers::{
 };
 
 /// Contracts the Rust side deploys or talks to.
-const CONTRACTS: &[&str] = &["EmToken", "EmTokenLoadGenerator"];
+const CONTRACTS: &[&str] = &["EmToken", "EmTokenLoadGenerator", "CrossLedgerLink"];
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
