@@ -209,6 +209,11 @@ contract CrossLedgerLinkTest is CrossLedgerTestBase {
         vm.prank(alice);
         vm.expectRevert("Not enough available balance");
         tokenA.transfer(bob, INITIAL - 99);
+        // nor can the payer make the perpetual hold expire, to release it on expiration
+        vm.prank(alice);
+        vm.expectRevert("The payer can not renew a hold to expire sooner");
+        tokenA.renewHold(ID, 1);
+        assertEq(_holdStatus(tokenA, ID), 1);
     }
 
     function test_orderTransfer_reverts() public {
