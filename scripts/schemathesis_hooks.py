@@ -93,6 +93,11 @@ schemathesis.openapi.format("e164", PHONES)
 ADDRESSES = st.binary(min_size=20, max_size=20).filter(any).map(lambda b: "0x" + b.hex())
 schemathesis.openapi.format("evm-address", ADDRESSES)
 
+# webhook receivers: https to a DNS name (nothing answers there: deliveries just retry)
+WEBHOOK_URLS = st.from_regex(r"\Ahttps://hooks\.example\.com/[a-z0-9]{1,16}\Z")
+schemathesis.openapi.format("webhook-url", WEBHOOK_URLS)
+WEBHOOK_URL_SHAPE = re.compile(r"^https://hooks\.example\.com/[a-z0-9]{1,16}$")
+
 # The coverage phase draws boundary values from the patterns alone (`+000…`,
 # `AA00AAAAAAAAAAA`), which the formats' rules refuse: in positive cases, a value of
 # these formats that does not keep its rules is replaced by a fresh valid one.
@@ -207,6 +212,9 @@ def keep_rules(case):
         receiver = body.get("receiver")
         if isinstance(receiver, dict) and receiver.get("type") == "EXTERNAL_BANK_ACCOUNT" and not _valid_iban(receiver.get("account")):
             receiver["account"] = _fresh_iban()
+        # a webhook endpoint's url keeps its rules (the coverage phase draws it from the pattern)
+        if path.startswith("/api/v1/public/webhook-endpoints") and isinstance(body.get("url"), str) and not WEBHOOK_URL_SHAPE.match(body["url"]):
+            body["url"] = "https://hooks.example.com/" + uuid.uuid4().hex[:12]
         if isinstance(body.get("dltAddress"), str) and not body["dltAddress"][2:].strip("0"):
             body["dltAddress"] = "0x" + os.urandom(20).hex()
         # the target (or a schedule's wallet receiver) differs from the path's wallet

@@ -156,6 +156,22 @@ json_component!(
     ComplianceStatus
 );
 json_component!(
+    /// The `WebhookEventType` component: an event type an endpoint subscribes to.
+    WebhookEventType
+);
+json_component!(
+    /// The `WebhookUrl` component: where a webhook endpoint receives events.
+    WebhookUrl
+);
+json_component!(
+    /// The `WebhookEventTypeFilter` component: the `type` filter of the event list.
+    WebhookEventTypeFilter
+);
+json_component!(
+    /// The `WebhookDeliveryStatus` component: a delivery's status.
+    WebhookDeliveryStatus
+);
+json_component!(
     /// The `Metadata` component: a free-form object without NUL characters.
     Metadata
 );
@@ -260,6 +276,22 @@ fn json_components(chain: &ChainInfo) -> Vec<(&'static str, Value)> {
         })),
         ("NeverNegative", json!({"type": "boolean", "enum": [false], "description": "only false: e-money wallets never go negative"})),
         ("ScopeName", json!({"type": "string", "enum": ["read", "write", "admin"]})),
+        ("WebhookEventType", json!({
+            "type": "string",
+            "description": "`*`, `<object>.*` or `<object>.<status>` (lower case); objects: movement, hold, operation, scheduled_execution, wallet",
+            "pattern": WEBHOOK_EVENT_TYPE,
+            "example": "movement.*"
+        })),
+        ("WebhookEventTypeFilter", json!({"type": "string", "pattern": "^[a-z_.]{0,128}$", "description": "an exact event type, e.g. movement.success (empty: any)"})),
+        ("WebhookDeliveryStatus", json!({"type": "string", "enum": ["PENDING", "SUCCEEDED", "FAILED"]})),
+        ("WebhookUrl", json!({
+            "type": "string",
+            "format": "webhook-url",
+            "description": "An absolute https URL (plain http only to localhost / 127.0.0.1), without credentials or fragment",
+            "pattern": WEBHOOK_URL,
+            "maxLength": 2048,
+            "example": "https://backend.example.com/emledger/events"
+        })),
         ("ComplianceStatus", json!({"type": "string", "enum": emledger_operations::compliance::STATUSES, "description": "seed 000's wallet status (upper case and surrounding spaces are taken too)"})),
         ("Metadata", json!({
             "type": "object",
@@ -360,7 +392,14 @@ const SORTS: &[(&str, &[SortField])] = &[
     ("list_favourites", favourites::FAVOURITE_SORT),
     ("list_scheduled", scheduled::SORTS),
     ("list_executions", scheduled::EXECUTION_SORTS),
+    ("list_events", webhooks::EVENT_SORT),
+    ("list_deliveries", webhooks::DELIVERY_SORT),
 ];
+
+/// What the webhook handlers accept as an event type (see `emledger_operations::webhooks`).
+const WEBHOOK_EVENT_TYPE: &str = r"^(\*|(movement|hold|operation|scheduled_execution|wallet)\.(\*|[a-z_]{1,64}))$";
+/// Webhook URLs the handlers accept: https to a DNS name, or http to localhost.
+const WEBHOOK_URL: &str = r"^(https://[a-z]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z]([a-z0-9-]{0,61}[a-z0-9])?)*|http://(localhost|127\.0\.0\.1))(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*$";
 
 /// The enumerated filters of list routes (operation id, query parameter, values):
 /// repeatable or comma-separated, as [`movements::enum_filter`] reads them.
@@ -622,7 +661,8 @@ fn contract(doc: &mut Value, chain: &ChainInfo) {
         console::overview, console::search_users,
     ),
     components(schemas(ErrorEnvelope, ErrorBody, paging::PageLinks, paging::PageMeta, super::Link, Amount, CardAmount, WalletCurrency, Country,
-        NeverNegative, Metadata, MetadataValue, Expiration, ReceiverRequest, ScheduleRequest, ScopeName, ComplianceStatus)),
+        NeverNegative, Metadata, MetadataValue, Expiration, ReceiverRequest, ScheduleRequest, ScopeName, ComplianceStatus,
+        WebhookEventType, WebhookUrl, WebhookEventTypeFilter, WebhookDeliveryStatus)),
     modifiers(&Security),
     tags(
         (name = "health"), (name = "auth", description = "API keys and OAuth2 client credentials"),

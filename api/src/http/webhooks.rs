@@ -50,12 +50,12 @@ pub fn router() -> Router<ApiContext> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateEndpoint {
     /// Where events are POSTed: an absolute https URL (plain http only to localhost).
-    #[schema(max_length = 2048, example = "https://backend.example.com/emledger/events")]
+    #[schema(value_type = super::docs::WebhookUrl)]
     pub url: String,
     /// Event types to receive: `*`, `<object>.*` or `<object>.<status>` (lower case),
     /// objects `movement`, `hold`, `operation`, `scheduled_execution`, `wallet`
     /// (e.g. `movement.success`, `hold.*`, `wallet.created`).
-    #[schema(min_items = 1, max_items = 64, example = json!(["movement.*", "operation.failed"]))]
+    #[schema(value_type = Vec<super::docs::WebhookEventType>, min_items = 1, max_items = 64, example = json!(["movement.*", "operation.failed"]))]
     pub event_types: Vec<String>,
     /// At most 256 characters.
     #[schema(max_length = 256)]
@@ -66,9 +66,9 @@ pub struct CreateEndpoint {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateEndpoint {
-    #[schema(max_length = 2048)]
+    #[schema(value_type = Option<super::docs::WebhookUrl>)]
     pub url: Option<String>,
-    #[schema(min_items = 1, max_items = 64)]
+    #[schema(value_type = Option<Vec<super::docs::WebhookEventType>>, min_items = 1, max_items = 64)]
     pub event_types: Option<Vec<String>>,
     #[schema(max_length = 256)]
     pub description: Option<String>,
@@ -308,7 +308,9 @@ pub async fn rotate_secret(
     RawBody(body): RawBody,
 ) -> Result<Json<EndpointView>> {
     let id = path_uuid("endpointId", &id)?;
-    let request: RotateSecret = if body.iter().all(u8::is_ascii_whitespace) { RotateSecret::default() } else { extract::parse_json(&body)? };
+    // no body, or JSON null: the defaults
+    let text = std::str::from_utf8(&body).map(str::trim).unwrap_or("?");
+    let request: RotateSecret = if text.is_empty() || text == "null" { RotateSecret::default() } else { extract::parse_json(&body)? };
     let mut conn = ctx.pool().acquire().await?;
     let grace = request.expires_in_seconds.unwrap_or(86_400);
     let (endpoint, secret) = domain::rotate_secret(&mut conn, &auth.actor(), auth.client_id, id, grace).await?;
@@ -317,18 +319,19 @@ pub async fn rotate_secret(
     Ok(Json(view))
 }
 
-const EVENT_SORT: &[SortField] = &[("sequence", "seq"), ("createdAt", "created_at")];
+pub const EVENT_SORT: &[SortField] = &[("sequence", "seq"), ("createdAt", "created_at")];
 
 /// The tenant's events, newest first by default; filters `type` (exact) and `objectId`.
 #[utoipa::path(get, path = "/api/v1/public/webhook-events", tag = "webhooks",
-    params(("type" = Option<String>, Query, description = "exact event type, e.g. movement.success"),
+    params(("type" = Option<super::docs::WebhookEventTypeFilter>, Query, description = "exact event type, e.g. movement.success"),
         ("objectId" = Option<Uuid>, Query), ("page" = Option<u32>, Query), ("size" = Option<u32>, Query),
         ("sort" = Option<Vec<String>>, Query, description = "sequence|createdAt[,asc|desc]")),
     responses((status = 200, body = EventPage), (status = 400, body = super::error::ErrorEnvelope)),
     security(("apiKey" = []), ("bearer" = [])))]
 pub async fn list_events(auth: Auth<Read>, State(ctx): State<ApiContext>, q: Query) -> Result<Json<EventPage>> {
     let page = PageRequest::from_query(&q, EVENT_SORT, ("sequence", false))?;
-    let event_type = q.one("type")?.map(str::to_owned);
+    // an empty filter is no filter
+    let event_type = q.one("type")?.filter(|t| !t.is_empty()).map(str::to_owned);
     if let Some(t) = &event_type {
         if t.len() > 128 || !t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.') {
             return Err(Error::invalid_query("type", "an event type such as movement.success"));
@@ -385,11 +388,11 @@ pub async fn get_event(auth: Auth<Read>, State(ctx): State<ApiContext>, Path(id)
 
 const DELIVERY_COLUMNS: &str = "d.id, d.event_id, e.type AS event_type, d.endpoint_id, d.status, d.attempts, d.next_attempt_at, \
      d.last_status_code, d.last_error, d.created_at, d.delivered_at";
-const DELIVERY_SORT: &[SortField] = &[("createdAt", "d.created_at"), ("sequence", "d.event_seq")];
+pub const DELIVERY_SORT: &[SortField] = &[("createdAt", "d.created_at"), ("sequence", "d.event_seq")];
 
 /// An endpoint's deliveries, newest first by default; filter `status`.
 #[utoipa::path(get, path = "/api/v1/public/webhook-endpoints/{endpointId}/deliveries", tag = "webhooks",
-    params(("endpointId" = Uuid, Path), ("status" = Option<String>, Query, description = "PENDING, SUCCEEDED or FAILED"),
+    params(("endpointId" = Uuid, Path), ("status" = Option<super::docs::WebhookDeliveryStatus>, Query, description = "PENDING, SUCCEEDED or FAILED"),
         ("page" = Option<u32>, Query), ("size" = Option<u32>, Query),
         ("sort" = Option<Vec<String>>, Query, description = "createdAt|sequence[,asc|desc]")),
     responses((status = 200, body = DeliveryPage), (status = 400, body = super::error::ErrorEnvelope),
@@ -398,7 +401,7 @@ const DELIVERY_SORT: &[SortField] = &[("createdAt", "d.created_at"), ("sequence"
 pub async fn list_deliveries(auth: Auth<Read>, State(ctx): State<ApiContext>, Path(id): Path<String>, q: Query) -> Result<Json<DeliveryPage>> {
     let endpoint_id = path_uuid("endpointId", &id)?;
     let page = PageRequest::from_query(&q, DELIVERY_SORT, ("createdAt", false))?;
-    let status = q.one("status")?.map(str::to_owned);
+    let status = q.one("status")?.filter(|s| !s.is_empty()).map(str::to_owned);
     if let Some(s) = &status {
         if !["PENDING", "SUCCEEDED", "FAILED"].contains(&s.as_str()) {
             return Err(Error::invalid_query("status", "must be PENDING, SUCCEEDED or FAILED"));
