@@ -40,12 +40,62 @@ pub struct CardCashInStarted {
     pub payment_url: String,
 }
 
+/// The shape the OpenAPI states for redirect URLs: http(s), a DNS name whose last
+/// label starts with a letter or a dotted IPv4 address, a port 1..=59999, then
+/// `/`, `?` or `#` and printable ASCII.
+fn url_shape(text: &str) -> bool {
+    let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &text[8..]
+    } else if lower.starts_with("http://") {
+        &text[7..]
+    } else {
+        return false;
+    };
+    let end = rest.find([':', '/', '?', '#']).unwrap_or(rest.len());
+    let (host, mut tail) = rest.split_at(end);
+    let labels: Vec<&str> = host.split('.').collect();
+    let dns = labels.iter().all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && labels.last().and_then(|l| l.bytes().next()).is_some_and(|b| b.is_ascii_alphabetic());
+    let ipv4 = labels.len() == 4
+        && labels.iter().all(|l| (1..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_digit()) && l.parse::<u16>().is_ok_and(|n| n <= 255) && (l.len() == 1 || !l.starts_with('0')));
+    if !dns && !ipv4 {
+        return false;
+    }
+    if let Some(after) = tail.strip_prefix(':') {
+        let n = after.find(['/', '?', '#']).unwrap_or(after.len());
+        let port = &after[..n];
+        let ok = (1..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit()) && !port.starts_with('0') && port.parse::<u32>().is_ok_and(|p| p <= 59_999);
+        if !ok {
+            return false;
+        }
+        tail = &after[n..];
+    }
+    tail.is_empty() || (tail.starts_with(['/', '?', '#']) && tail.bytes().all(|b| (b'!'..=b'~').contains(&b)))
+}
+
 fn http_url(field: &str, text: &str) -> Result<String> {
+    if !url_shape(text.trim()) {
+        return Err(Error::invalid(field, "must be an absolute http(s) URL: a DNS name or an IPv4 address, an optional port below 60000, printable ASCII"));
+    }
     let u = url::Url::parse(text.trim()).map_err(|_| Error::invalid(field, "must be an absolute http(s) URL"))?;
     if !matches!(u.scheme(), "http" | "https") || text.len() > 2000 {
         return Err(Error::invalid(field, "must be an absolute http(s) URL"));
     }
     Ok(u.to_string())
+}
+
+#[cfg(test)]
+mod url_tests {
+    #[test]
+    fn redirect_urls_keep_the_documented_shape() {
+        for ok in ["https://shop.example/ok", "HTTP://T", "http://127.0.0.1:8080/health", "https://a.example?x=1", "http://localhost:59999#f"] {
+            assert!(super::url_shape(ok), "{ok}");
+        }
+        for bad in ["HTTP://A*", "ftp://x", "https://", "https://a..b", "https://1.2.3", "http://256.1.1.1", "https://a.example:0", "https://a.example:60000", "https://a.example/ é", "https://a.1", "http://09.1.1.1"] {
+            assert!(!super::url_shape(bad), "{bad}");
+        }
+    }
 }
 
 impl Command for StartCardCashIn {

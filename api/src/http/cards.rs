@@ -47,10 +47,10 @@ pub struct CardCashIn {
     pub amount: Value,
     /// Where the payer's browser goes after paying: an absolute http(s) URL (a host name, no port or credentials), at most 2000 characters.
     #[serde(alias = "succcessUrl")]
-    #[schema(max_length = 2000, pattern = r"^[hH][tT][tT][pP][sS]?://([a-zA-Z0-9-]+\.)*[a-zA-Z][a-zA-Z0-9-]*([/?#][!-~]*)?$", example = "https://shop.example/paid")]
+    #[schema(max_length = 2000, pattern = r"^[hH][tT][tT][pP][sS]?://(([a-zA-Z0-9-]+\.)*[a-zA-Z][a-zA-Z0-9-]*|(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})(:([1-9][0-9]{0,3}|[1-5][0-9]{4}))?([/?#][!-~]*)?$", example = "https://shop.example/paid")]
     pub success_url: String,
     /// Where it goes after rejecting: an absolute http(s) URL (a host name, no port or credentials), at most 2000 characters.
-    #[schema(max_length = 2000, pattern = r"^[hH][tT][tT][pP][sS]?://([a-zA-Z0-9-]+\.)*[a-zA-Z][a-zA-Z0-9-]*([/?#][!-~]*)?$", example = "https://shop.example/paid")]
+    #[schema(max_length = 2000, pattern = r"^[hH][tT][tT][pP][sS]?://(([a-zA-Z0-9-]+\.)*[a-zA-Z][a-zA-Z0-9-]*|(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})(:([1-9][0-9]{0,3}|[1-5][0-9]{4}))?([/?#][!-~]*)?$", example = "https://shop.example/paid")]
     pub reject_url: String,
     #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,

@@ -57,8 +57,8 @@ pub struct CreateEndpoint {
     /// (e.g. `movement.success`, `hold.*`, `wallet.created`).
     #[schema(value_type = Vec<super::docs::WebhookEventType>, min_items = 1, max_items = 64, example = json!(["movement.*", "operation.failed"]))]
     pub event_types: Vec<String>,
-    /// At most 256 characters.
-    #[schema(max_length = 256)]
+    /// At most 256 characters, no control characters (blank: none).
+    #[schema(max_length = 256, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
 }
 
@@ -70,7 +70,8 @@ pub struct UpdateEndpoint {
     pub url: Option<String>,
     #[schema(value_type = Option<Vec<super::docs::WebhookEventType>>, min_items = 1, max_items = 64)]
     pub event_types: Option<Vec<String>>,
-    #[schema(max_length = 256)]
+    /// At most 256 characters, no control characters (blank: none).
+    #[schema(max_length = 256, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
 }
 
@@ -401,7 +402,7 @@ pub const DELIVERY_SORT: &[SortField] = &[("createdAt", "d.created_at"), ("seque
 pub async fn list_deliveries(auth: Auth<Read>, State(ctx): State<ApiContext>, Path(id): Path<String>, q: Query) -> Result<Json<DeliveryPage>> {
     let endpoint_id = path_uuid("endpointId", &id)?;
     let page = PageRequest::from_query(&q, DELIVERY_SORT, ("createdAt", false))?;
-    let status = q.one("status")?.filter(|s| !s.is_empty()).map(str::to_owned);
+    let status = q.one("status")?.map(str::to_owned);
     if let Some(s) = &status {
         if !["PENDING", "SUCCEEDED", "FAILED"].contains(&s.as_str()) {
             return Err(Error::invalid_query("status", "must be PENDING, SUCCEEDED or FAILED"));
