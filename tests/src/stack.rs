@@ -51,6 +51,29 @@ pub fn emledger_bin() -> PathBuf {
     bin
 }
 
+/// A TCP port on 127.0.0.1 that is free now and that the kernel will not hand
+/// out by itself: it lies below the ephemeral range (`ip_local_port_range`),
+/// where every outgoing connection and every `bind(:0)` (anvil's own port
+/// included) takes its port. A port taken from `bind(:0)` and released can be
+/// grabbed by any client connection before the server that was meant to get
+/// it binds it; CI saw exactly that as "Address already in use".
+pub fn free_port() -> u16 {
+    use rand::Rng;
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()))
+        .unwrap_or(32768);
+    let (from, to) = if low > 12000 { (10000, low) } else { (61000, 65535) };
+    let mut rng = rand::thread_rng();
+    for _ in 0..1000 {
+        let port = rng.gen_range(from..to);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free TCP port in {from}..{to}");
+}
+
 /// This test binary's private cluster, once a database was made in it.
 pub fn cluster() -> Option<&'static PrivateCluster> {
     CLUSTER.get()

@@ -20,15 +20,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use emledger_tests::stack::emledger_bin;
+use emledger_tests::stack::{emledger_bin, free_port};
 use serde_json::{json, Value};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// The banner's `export` line as (name, value) pairs.

@@ -4,7 +4,6 @@
 //! `emledger api` subprocess when a test must kill it), plus an HTTP client.
 
 use std::{
-    net::TcpListener,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -15,7 +14,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use emledger_tests::stack::{emledger_bin, fresh_database, Chain, IndexerProcess};
+use emledger_tests::stack::{emledger_bin, free_port, fresh_database, Chain, IndexerProcess};
 
 /// How long a test waits for the chain and the indexer to settle something.
 pub const SETTLE: Duration = Duration::from_secs(60);
@@ -113,10 +112,6 @@ pub struct MoneyStack {
     /// `inbox/` and `outbox/` of the simulated bank.
     pub bank_dir: std::path::PathBuf,
     users: u32,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl MoneyStack {
