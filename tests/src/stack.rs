@@ -79,13 +79,31 @@ pub fn cluster() -> Option<&'static PrivateCluster> {
     CLUSTER.get()
 }
 
+/// `target/test-state/<this binary's name>`: where its private cluster lives.
+pub fn cluster_state_dir() -> PathBuf {
+    let binary = std::env::current_exe().unwrap();
+    let stem = binary.file_stem().unwrap().to_string_lossy().into_owned();
+    test_state_dir().join(stem)
+}
+
+/// Stops this binary's private cluster. The handle lives in a static that is
+/// never dropped, so a test binary leaves its cluster running for the next run;
+/// a benchmark calls this on its way out (also after an error or a signal).
+/// A server found on the state dir without a handle (its start was interrupted)
+/// is stopped too.
+pub fn stop_cluster() -> anyhow::Result<()> {
+    match CLUSTER.get() {
+        Some(cluster) => cluster.stop(),
+        None if cluster_state_dir().join("pgdata").join("postmaster.pid").exists() => {
+            PrivateCluster::start(&cluster_state_dir())?.stop()
+        }
+        None => Ok(()),
+    }
+}
+
 /// A fresh, migrated database in the shared private cluster.
 pub async fn fresh_database(name: &str) -> anyhow::Result<(PgPool, String)> {
-    let cluster = CLUSTER.get_or_init(|| {
-        let binary = std::env::current_exe().unwrap();
-        let stem = binary.file_stem().unwrap().to_string_lossy().into_owned();
-        PrivateCluster::start(&target_dir().join("test-state").join(stem)).expect("private Postgres cluster")
-    });
+    let cluster = CLUSTER.get_or_init(|| PrivateCluster::start(&cluster_state_dir()).expect("private Postgres cluster"));
     let url = cluster.create_database(name)?;
     let pool = db::connect(&url, 8).await?;
     db::migrate(&pool).await?;

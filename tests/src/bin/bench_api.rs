@@ -10,6 +10,11 @@
 //! Run: `scripts/bench-api` (release build). Env: `BENCH_OPS` (default 3000),
 //! `BENCH_CONCURRENCY` (64), `BENCH_WALLETS` (16 source wallets),
 //! `BENCH_PACED_OPS` (1000), `BENCH_BATCH_SIZE` (the API's default, 64).
+//! Nothing it starts outlives it, also on an error or Ctrl-C (see `bench_common`).
+
+#[path = "bench_common/mod.rs"]
+#[allow(dead_code)]
+mod bench_common;
 
 #[path = "../../tests/api_stack/mod.rs"]
 #[allow(dead_code, unused_imports)]
@@ -17,6 +22,7 @@ mod api_stack;
 
 use std::{
     collections::HashMap,
+    process::ExitCode,
     time::{Duration, Instant},
 };
 
@@ -179,8 +185,11 @@ fn api_pid(stack: &MoneyStack) -> anyhow::Result<u32> {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    bench_common::run(bench())
+}
+
+async fn bench() -> anyhow::Result<()> {
     let n = env_or("BENCH_OPS", 3000);
     let concurrency = env_or("BENCH_CONCURRENCY", 64);
     let sources_n = env_or("BENCH_WALLETS", 16).max(1);
