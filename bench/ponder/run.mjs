@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // Runs `ponder start` on EmToken from a cold schema until every event up to EMTOKEN_END_BLOCK is
-// indexed, then prints one JSON line to stdout:
-//   {"events": N, "seconds": S, "eventsPerSecond": E, "peakRssMb": M}
+// indexed and durably committed, then prints one JSON line to stdout:
+//   {"events": N, "seconds": S, "eventsPerSecond": E, "peakRssMb": M,
+//    "startupSeconds": T, "visibleSeconds": V, "flushWaitSeconds": F}
+// seconds: spawn -> checkpoint at the end block visible and the server's WAL flushed past it
+// (Ponder sets synchronous_commit = off on its sessions, so visible is not yet on disk);
+// startupSeconds: spawn -> Ponder's tables exist.
 // Everything else (Ponder's own log on failure, notes) goes to stderr. Exit 0 on success, 1 on
 // a timeout, a Ponder crash or a bad environment. See README.md for the environment.
 
@@ -180,6 +184,8 @@ async function main() {
     },
   });
   ponderGroup = child.pid;
+  // for the harness: the process group to stop should this runner die without stopping it
+  process.stderr.write(`ponder bench: ponder pid ${child.pid} (own process group)\n`);
   child.stdout.on("data", keepLog);
   child.stderr.on("data", keepLog);
   let exited = null;
@@ -214,7 +220,8 @@ async function main() {
   // `_ponder_checkpoint.latest_checkpoint` is committed with the indexed rows; its digits
   // 27..42 are the block number (10 timestamp + 16 chain id + 16 block number + ...).
   const checkpointSql = `SELECT latest_checkpoint FROM "${schema}"._ponder_checkpoint`;
-  let done = null;
+  let done = null; // checkpoint at the end block visible
+  let durable = null; // ... and on disk
   let tablesAt = null; // when Ponder had built the app and created its tables
   while (done === null) {
     sampleMemory(child.pid);
@@ -227,6 +234,14 @@ async function main() {
       tablesAt ??= performance.now();
       if (rows.length > 0 && rows.every((r) => Number(r.latest_checkpoint.slice(26, 42)) >= endBlock)) {
         done = performance.now();
+        // the commit record is in the WAL before the checkpoint is visible: wait for its flush
+        const { rows: lsn } = await db.query("SELECT pg_current_wal_insert_lsn()::text AS lsn");
+        for (;;) {
+          const { rows: f } = await db.query("SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS flushed", [lsn[0].lsn]);
+          if (f[0].flushed) break;
+          await sleep(1);
+        }
+        durable = performance.now();
       }
     } catch (error) {
       // 42P01: the schema's tables do not exist yet
@@ -235,7 +250,7 @@ async function main() {
     if (done === null) await sleep(pollMs);
   }
 
-  const seconds = (done - started) / 1000;
+  const seconds = (durable - started) / 1000;
   const { rows } = await db.query(`SELECT count(*)::bigint AS n FROM "${schema}".movement`);
   sampleMemory(child.pid);
   await stop();
@@ -244,7 +259,8 @@ async function main() {
   process.stderr.write(
     `ponder bench: ${rows[0].n} movement rows in ${schema}.movement; ` +
       `${((tablesAt - started) / 1000).toFixed(1)} s of start-up (until Ponder created its tables), ` +
-      `${((done - tablesAt) / 1000).toFixed(1)} s of sync and indexing\n`,
+      `${((done - tablesAt) / 1000).toFixed(1)} s of sync and indexing, ` +
+      `${((durable - done) / 1000).toFixed(3)} s until the WAL was flushed past it\n`,
   );
   const round = (x, digits) => Number(x.toFixed(digits));
   process.stdout.write(
@@ -253,6 +269,9 @@ async function main() {
       seconds: round(seconds, 3),
       eventsPerSecond: round(events / seconds, 1),
       peakRssMb: round(peakRssMb(), 1),
+      startupSeconds: round((tablesAt - started) / 1000, 3),
+      visibleSeconds: round((done - started) / 1000, 3),
+      flushWaitSeconds: round((durable - done) / 1000, 3),
     })}\n`,
   );
   process.exit(0);
