@@ -66,6 +66,54 @@ enum Command {
     /// `emledger api --platform-keystore`.
     #[command(subcommand)]
     Keystore(KeystoreCommand),
+    /// The networks the platform runs on (a token and a CrossLedgerLink each).
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// Drive cross-ledger transfers between the recorded networks: watch orders,
+    /// check, accept or revoke, acknowledge, execute out and in (crash-safe; one
+    /// submitter per network, standing by while another process holds its signer).
+    Relayer(RelayerArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum NetworkCommand {
+    /// Record a network: its name (`dltNetwork`), token and link; the chain id is read from the node.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        rpc_url: String,
+        /// The network's EmToken.
+        #[arg(long)]
+        token: Address,
+        /// The network's CrossLedgerLink.
+        #[arg(long)]
+        link: Option<Address>,
+        /// Orders are looked for from this block on (default: the node's head now).
+        #[arg(long)]
+        from_block: Option<u64>,
+    },
+    /// Print the recorded networks as JSON lines.
+    List,
+}
+
+#[derive(clap::Args, Debug)]
+struct RelayerArgs {
+    /// NAME=URL: the JSON-RPC endpoint of each recorded network (repeat the flag, or comma-separate).
+    #[arg(long = "network-rpc", env = "EMLEDGER_NETWORK_RPCS", value_delimiter = ',', required = true)]
+    network_rpc: Vec<String>,
+    /// The platform's private key (the links' cross-ledger operator). Never logged.
+    #[arg(long, env = "EMLEDGER_PLATFORM_KEY", hide_env_values = true)]
+    platform_key: Option<String>,
+    /// Or: the platform key from an encrypted keystore (`emledger keystore`).
+    #[arg(long, env = "EMLEDGER_PLATFORM_KEYSTORE")]
+    platform_keystore: Option<PathBuf>,
+    /// A file whose first line is the keystore's password (else EMLEDGER_PLATFORM_KEYSTORE_PASSWORD).
+    #[arg(long, env = "EMLEDGER_PLATFORM_KEYSTORE_PASSWORD_FILE")]
+    platform_keystore_password_file: Option<PathBuf>,
+    /// Pause between passes when nothing moved, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    poll_ms: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -372,6 +420,41 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Up(args) => {
             up::up(cli.state_dir.clone(), cli.database_url.clone(), args).await?;
+        }
+        Command::Network(NetworkCommand::Add { name, rpc_url, token, link, from_block }) => {
+            let (pool, _cluster) = database(&cli).await?;
+            let provider = emledger_ledger::rpc::http_provider(rpc_url)?;
+            let chain_id = emledger_ledger::rpc::chain_id(&provider, rpc_url).await?;
+            let link_block = match from_block {
+                Some(b) => *b,
+                None => alloy::providers::Provider::get_block_number(&provider).await.context("reading the head")?,
+            };
+            let network = emledger_operations::crossledger::Network { name: name.clone(), chain_id, token: *token, link: *link, link_block };
+            emledger_operations::crossledger::register_network(&pool, &network).await?;
+            println!("{}", serde_json::json!({"name": name, "chainId": chain_id, "token": token, "link": link, "fromBlock": link_block}));
+        }
+        Command::Network(NetworkCommand::List) => {
+            let (pool, _cluster) = database(&cli).await?;
+            for n in emledger_operations::crossledger::networks(&pool).await? {
+                println!("{}", serde_json::json!({"name": n.name, "chainId": n.chain_id, "token": n.token, "link": n.link, "fromBlock": n.link_block}));
+            }
+        }
+        Command::Relayer(args) => {
+            let (pool, _cluster) = database(&cli).await?;
+            let mut rpc_urls = std::collections::HashMap::new();
+            for pair in &args.network_rpc {
+                let (name, url) = pair.split_once('=').with_context(|| format!("--network-rpc {pair:?}: expected NAME=URL"))?;
+                rpc_urls.insert(name.trim().to_owned(), url.trim().to_owned());
+            }
+            let signer = emledger_operations::submitter::platform_signer(
+                args.platform_key.as_deref(),
+                args.platform_keystore.as_deref(),
+                args.platform_keystore_password_file.as_deref(),
+            )?
+            .context("the relayer signs as the platform: give --platform-key or --platform-keystore")?;
+            let mut config = emledger_operations::crossledger::RelayerConfig::new(rpc_urls, signer);
+            config.poll = std::time::Duration::from_millis(args.poll_ms.max(10));
+            emledger_operations::crossledger::run(pool, config, shutdown_signal()).await?;
         }
         Command::Bank(BankCommand::Import { files, bank_iban, dlt_network }) => {
             let (pool, _cluster) = database(&cli).await?;

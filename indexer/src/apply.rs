@@ -145,10 +145,19 @@ pub fn apply(
                     fx.balances.entry(*to).or_default().gross_in += *value;
                 }
                 let mut push = |kind, owner: Address, origin, target| {
+                    // a mint or burn may settle the TRANSFER_IN / TRANSFER_OUT movement of a
+                    // cross-ledger transfer (the relayer created it under the same operation id)
+                    let cross_ledger = match kind {
+                        MovementType::BANK_ACCOUNT_CASHIN => Some("TRANSFER_IN"),
+                        MovementType::BANK_ACCOUNT_CASHOUT => Some("TRANSFER_OUT"),
+                        _ => None,
+                    };
                     let settles = op.as_ref().and_then(|op| {
-                        let key = PendingKey { chain_operation_id: op.clone(), class: movement_class(kind), owner };
-                        let ids = pending.get_mut(&key)?;
-                        (!ids.is_empty()).then(|| ids.remove(0))
+                        [Some(movement_class(kind)), cross_ledger].into_iter().flatten().find_map(|class| {
+                            let key = PendingKey { chain_operation_id: op.clone(), class, owner };
+                            let ids = pending.get_mut(&key)?;
+                            (!ids.is_empty()).then(|| ids.remove(0))
+                        })
                     });
                     // the API decides between card and bank cash-in
                     let kind = settles.and_then(|id| pending_types.remove(&id)).unwrap_or(kind);

@@ -472,7 +472,7 @@ async fn write(
     }
     let holds = store::load_holds(&mut tx, target, &ops).await?;
     let clearables = store::load_clearables(&mut tx, target, &ops).await?;
-    let (pending, pending_types) = store::load_pending(&mut tx, &ops).await?;
+    let (pending, pending_types) = store::load_pending(&mut tx, target.chain_id, &ops).await?;
     let loaded = started.elapsed();
     let fx = apply(&events, holds, clearables, pending, pending_types);
     let applied = started.elapsed();

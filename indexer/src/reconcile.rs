@@ -225,6 +225,8 @@ async fn operations(pool: &PgPool, provider: &DynProvider, target: &Target, bloc
          UNION ALL
          SELECT o.id, 'events', 'none' FROM operations o
          WHERE o.chain_id = $1 AND o.status = 'SUCCESS' AND o.block_number <= $2
+           -- calls of another contract (a CrossLedgerLink step) need not carry token events
+           AND o.target = $3
            AND NOT EXISTS (SELECT 1 FROM chain_events e WHERE e.chain_id = o.chain_id AND e.tx_hash = o.tx_hash
                            AND (o.batch_index IS NULL OR e.operation_id = o.chain_operation_id))
          UNION ALL
@@ -236,6 +238,7 @@ async fn operations(pool: &PgPool, provider: &DynProvider, target: &Target, bloc
     )
     .bind(chain_id)
     .bind(block as i64)
+    .bind(target.contract_hex())
     .fetch_all(pool)
     .await?;
     for (id, what, status) in bad {

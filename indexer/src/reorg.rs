@@ -71,7 +71,10 @@ pub async fn rollback(conn: &mut PgConnection, target: &Target, ancestor: &Curso
         .await?;
 
     // Movements: chain-originated ones go, API ones wait for their tx again.
-    sqlx::query("DELETE FROM movements WHERE chain_id = $1 AND block_number > $2 AND operation_id IS NULL")
+    // (a cross-ledger transfer's movements are the relayer's: they lose their position only)
+    sqlx::query(
+        "DELETE FROM movements WHERE chain_id = $1 AND block_number > $2 AND operation_id IS NULL AND cross_ledger_transfer_id IS NULL",
+    )
         .bind(chain_id)
         .bind(above)
         .execute(&mut *conn)
@@ -79,6 +82,14 @@ pub async fn rollback(conn: &mut PgConnection, target: &Target, ancestor: &Curso
     sqlx::query(
         "UPDATE movements SET status = 'PENDING', tx_hash = NULL, log_index = NULL, block_number = NULL, updated_at = now()
          WHERE chain_id = $1 AND block_number > $2 AND operation_id IS NOT NULL",
+    )
+    .bind(chain_id)
+    .bind(above)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE movements SET tx_hash = NULL, log_index = NULL, block_number = NULL, updated_at = now()
+         WHERE chain_id = $1 AND block_number > $2 AND cross_ledger_transfer_id IS NOT NULL",
     )
     .bind(chain_id)
     .bind(above)

@@ -207,6 +207,7 @@ pub async fn load_clearables(
 /// PENDING movements the API created for `ids`, oldest first.
 pub async fn load_pending(
     conn: &mut PgConnection,
+    chain_id: u64,
     ids: &[String],
 ) -> anyhow::Result<(HashMap<PendingKey, Vec<Uuid>>, HashMap<Uuid, MovementType>)> {
     let mut keys: HashMap<PendingKey, Vec<Uuid>> = HashMap::new();
@@ -215,11 +216,18 @@ pub async fn load_pending(
         return Ok((keys, types));
     }
     let rows = sqlx::query(
-        "SELECT id, chain_operation_id, type, owner_address FROM movements
+        "SELECT id, chain_operation_id, type, owner_address, created_at FROM movements
          WHERE status = 'PENDING' AND chain_operation_id = ANY($1) AND tx_hash IS NULL
+           AND (chain_id IS NULL OR chain_id = $2)
+         UNION ALL
+         -- a cross-ledger transfer's movement whose position a reorg took away, whatever its status
+         SELECT id, chain_operation_id, type, owner_address, created_at FROM movements
+         WHERE cross_ledger_transfer_id IS NOT NULL AND tx_hash IS NULL AND status <> 'PENDING'
+           AND chain_operation_id = ANY($1) AND chain_id = $2
          ORDER BY created_at, id",
     )
     .bind(ids)
+    .bind(chain_id as i64)
     .fetch_all(&mut *conn)
     .await?;
     for r in rows {
@@ -431,7 +439,9 @@ async fn write_movements_inner(conn: &mut PgConnection, target: &Target, fx: &Ef
         let bn: Vec<i64> = settled.iter().map(|m| m.position.block_number as i64).collect();
         let hop: Vec<Option<String>> = settled.iter().map(|m| m.hold_operation_id.clone()).collect();
         sqlx::query(
-            "UPDATE movements m SET status = 'SUCCESS', amount = u.amount::numeric, chain_id = $1, tx_hash = u.tx,
+            // a cross-ledger transfer's movement stays PENDING until the relayer has seen
+            // both networks execute (it then turns both SUCCESS)
+            "UPDATE movements m SET status = CASE WHEN m.cross_ledger_transfer_id IS NULL THEN 'SUCCESS' ELSE m.status END, amount = u.amount::numeric, chain_id = $1, tx_hash = u.tx,
                     log_index = u.li, block_number = u.bn, hold_operation_id = COALESCE(m.hold_operation_id, u.hop),
                     updated_at = now()
              FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[]) AS u(id, amount, tx, li, bn, hop)

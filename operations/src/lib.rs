@@ -19,6 +19,7 @@ pub mod bank;
 pub mod card;
 pub mod clearing;
 pub mod compliance;
+pub mod crossledger;
 pub mod cashout;
 mod command;
 pub mod error;

@@ -1,0 +1,332 @@
+//! Cross-ledger transfers between two networks (issue "Cross-ledger transfers
+//! between two networks"), end to end: two anvils with different chain ids, an
+//! EmToken and a CrossLedgerLink on each, one Postgres, an `emledger indexer`
+//! per network and the `emledger relayer` binary driving the links.
+//!
+//! - 25.00 move from A to B with the relayer killed (abort at a fault point)
+//!   after every step it stores and around the signing and sending of its
+//!   transactions: the transfer completes exactly once; balances, movements and
+//!   both links agree; reconcile is clean on both networks.
+//! - A transfer whose currency is not active on the destination is revoked:
+//!   the origin hold is released, both movements ERROR with the reason.
+//! - The destination node frozen (SIGSTOP) for 30 s: the transfer waits, and
+//!   completes once it answers again.
+//!
+//! Users and wallets are written to the database directly: the API does not yet
+//! create a wallet on a chosen network.
+//! Build the binary first: `cargo build --bin emledger`.
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    primitives::{Address, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    network::EthereumWallet,
+};
+use emledger_contracts::{CrossLedgerLink, EmToken};
+use emledger_operations::crossledger::{register_network, Network};
+use emledger_tests::stack::{emledger_bin, fresh_database, reconcile, test_state_dir, Chain, IndexerProcess};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const CHAIN_A: u64 = 31_401;
+const CHAIN_B: u64 = 31_402;
+/// The links' admin (anvil account 9 on both chains).
+const ADMIN: usize = 9;
+
+struct Net {
+    name: &'static str,
+    chain: Chain,
+    link: Address,
+    indexer: IndexerProcess,
+}
+
+impl Net {
+    fn token(&self) -> EmToken::EmTokenInstance<&DynProvider> {
+        EmToken::new(self.chain.deployment.address, &self.chain.provider)
+    }
+
+    fn link(&self) -> CrossLedgerLink::CrossLedgerLinkInstance<&DynProvider> {
+        CrossLedgerLink::new(self.link, &self.chain.provider)
+    }
+
+    /// The link as its admin.
+    fn admin(&self) -> CrossLedgerLink::CrossLedgerLinkInstance<DynProvider> {
+        CrossLedgerLink::new(self.link, Chain::signer_provider(&self.chain.anvil, &self.chain.account(ADMIN)))
+    }
+}
+
+/// An anvil with `chain_id`, its token and link (the link holds its token roles,
+/// EUR active towards `other`), recorded as network `name`, and its indexer.
+async fn network(pool: &PgPool, db_url: &str, name: &'static str, chain_id: u64, other: u64) -> anyhow::Result<Net> {
+    let chain = Chain::start_with_args(&["--chain-id", &chain_id.to_string()]).await?;
+    chain.record(pool).await?;
+    let platform = chain.platform.address();
+    let token = chain.deployment.address;
+    // the link's admin is not the platform (the relayer's key signs operator steps only)
+    let admin = Chain::signer_provider(&chain.anvil, &chain.account(ADMIN));
+    let link = CrossLedgerLink::deploy(&chain.provider, token, U256::from(chain_id), chain.account(ADMIN).address(), platform).await?;
+    let link_block = chain.provider.get_block_number().await?;
+    let t = EmToken::new(token, &chain.provider);
+    for role in [t.OPERATOR_ROLE().call().await?, t.BURNER_ROLE().call().await?, t.MINTER_ROLE().call().await?] {
+        assert!(t.grantRole(role, *link.address()).send().await?.get_receipt().await?.status());
+    }
+    let as_admin = CrossLedgerLink::new(*link.address(), &admin);
+    assert!(as_admin.activateChain(U256::from(other)).send().await?.get_receipt().await?.status());
+    assert!(as_admin.activateCurrency("EUR".into(), U256::from(other)).send().await?.get_receipt().await?.status());
+    register_network(pool, &Network { name: name.into(), chain_id, token, link: Some(*link.address()), link_block }).await?;
+    let indexer = IndexerProcess::spawn(&chain.rpc_url(), db_url, token, &["--dlt-network", name])?;
+    Ok(Net { name, link: *link.address(), chain, indexer })
+}
+
+/// A tenant with user `name` owning a READY wallet at `address` on `network`.
+async fn wallet(pool: &PgPool, client: Uuid, name: &str, address: Address, network: &str) -> anyhow::Result<Uuid> {
+    let user = Uuid::now_v7();
+    sqlx::query("INSERT INTO users (id, client_id, name, phone_number, country) VALUES ($1, $2, $3, '+34600000000', 'ES')")
+        .bind(user)
+        .bind(client)
+        .bind(name)
+        .execute(pool)
+        .await?;
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO wallets (id, client_id, user_id, dlt_address, dlt_network) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(client)
+        .bind(user)
+        .bind(format!("{address:#x}"))
+        .bind(network)
+        .execute(pool)
+        .await?;
+    Ok(id)
+}
+
+/// An `emledger relayer` subprocess, killed when dropped (also when the test fails).
+struct Relayer(Child);
+
+impl Drop for Relayer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn relayer(db_url: &str, a: &Net, b_rpc: &str, b: &Net, fault: Option<&str>) -> anyhow::Result<Relayer> {
+    let log = test_state_dir().join("relayer.log");
+    let _ = std::fs::create_dir_all(log.parent().unwrap());
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+    let key = format!("0x{}", alloy::primitives::hex::encode(a.chain.platform.to_bytes()));
+    let mut cmd = Command::new(emledger_bin());
+    cmd.arg("--database-url")
+        .arg(db_url)
+        .arg("relayer")
+        .arg("--network-rpc")
+        .arg(format!("{}={},{}={}", a.name, a.chain.rpc_url(), b.name, b_rpc))
+        .arg("--poll-ms")
+        .arg("50")
+        .env("EMLEDGER_PLATFORM_KEY", key)
+        .env("EMLEDGER_RPC_TIMEOUT_MS", "2000")
+        .env("RUST_LOG", "info,sqlx=warn")
+        .env_remove("EMLEDGER_FAULT")
+        .stdout(Stdio::null())
+        .stderr(out);
+    if let Some(f) = fault {
+        cmd.env("EMLEDGER_FAULT", f);
+    }
+    Ok(Relayer(cmd.spawn()?))
+}
+
+async fn status(pool: &PgPool, operation_id: &str) -> anyhow::Result<Option<(String, Option<String>)>> {
+    Ok(sqlx::query_as("SELECT status, error FROM cross_ledger_transfers WHERE operation_id = $1")
+        .bind(operation_id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+async fn wait_status(pool: &PgPool, operation_id: &str, want: &str, within: Duration) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        let now = status(pool, operation_id).await?;
+        if now.as_ref().map(|s| s.0.as_str()) == Some(want) {
+            return Ok(());
+        }
+        anyhow::ensure!(start.elapsed() < within, "transfer {operation_id} not {want} after {within:?}: {now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits for `child` to end on its own (the fault point aborted it).
+async fn aborted(child: &mut Relayer, fault: &str) -> anyhow::Result<()> {
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.0.try_wait()? {
+            anyhow::ensure!(!st.success(), "the relayer exited cleanly instead of aborting at {fault}");
+            return Ok(());
+        }
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(60), "the relayer never reached fault point {fault}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The user orders `amount` (minor units) of `from`'s money to `to` on B: held on A.
+async fn order(a: &Net, from_key: usize, id: &str, amount: u64, to: Address) -> anyhow::Result<()> {
+    let signer = a.chain.account(from_key);
+    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(a.chain.rpc_url().parse()?);
+    let r = CrossLedgerLink::new(a.link, &provider)
+        .orderTransfer(id.into(), U256::from(amount), to, "EUR".into(), U256::from(CHAIN_B))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    anyhow::ensure!(r.status(), "the order reverted");
+    Ok(())
+}
+
+async fn supply(n: &Net) -> anyhow::Result<U256> {
+    Ok(n.token().totalSupply().call().await?)
+}
+
+/// The read model's (gross, held) of `address` on `net` next to the chain's.
+async fn balances_agree(pool: &PgPool, n: &Net, address: Address) -> anyhow::Result<(String, String)> {
+    let block = n.chain.block_number().await?;
+    let chain_id = n.chain.deployment.chain_id as i64;
+    let start = Instant::now();
+    loop {
+        let (cursor,): (i64,) = sqlx::query_as("SELECT block_number FROM chain_cursor WHERE chain_id = $1").bind(chain_id).fetch_one(pool).await?;
+        if cursor as u64 >= block {
+            break;
+        }
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(30), "the indexer of {} is at {cursor}, the chain at {block}", n.name);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT gross::text, held::text FROM balances WHERE chain_id = $1 AND address = $2",
+    )
+    .bind(n.chain.deployment.chain_id as i64)
+    .bind(format!("{address:#x}"))
+    .fetch_optional(pool)
+    .await?;
+    let row = row.unwrap_or(("0".into(), "0".into()));
+    let gross = n.token().netBalanceOf(address).call().await?;
+    let held = n.token().balanceOnHold(address).call().await?;
+    assert_eq!(row, (gross.to_string(), held.to_string()), "read model vs chain of {address} on {}", n.name);
+    Ok(row)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_paused_network() -> anyhow::Result<()> {
+    let (pool, db_url) = fresh_database("cross_ledger").await?;
+    let a = network(&pool, &db_url, "net-a", CHAIN_A, CHAIN_B).await?;
+    let b = network(&pool, &db_url, "net-b", CHAIN_B, CHAIN_A).await?;
+    let (client, _key) = emledger_api::create_tenant(&pool, "cross-ledger-tenant", "net-a").await?;
+    // alice: a wallet on A (account 1) and one on B (account 2)
+    let alice_a = a.chain.account(1).address();
+    let alice_b = b.chain.account(2).address();
+    let wallet_a = wallet(&pool, client, "alice", alice_a, "net-a").await?;
+    let wallet_b = wallet(&pool, client, "alice-b", alice_b, "net-b").await?;
+    assert!(a.token().mint("cash-in-1".into(), alice_a, U256::from(10_000)).send().await?.get_receipt().await?.status());
+    let total_before = supply(&a).await? + supply(&b).await?;
+
+    // 1. 25.00 from A to B, the relayer killed after every step
+    let id = "xl-1";
+    order(&a, 1, id, 2_500, alice_b).await?;
+    let faults = [
+        "relayer_after_accept",
+        "after_sign",
+        "relayer_after_acknowledge",
+        "after_send",
+        "relayer_after_execute_out",
+        "after_sign",
+        "relayer_after_execute_in",
+    ];
+    for fault in faults {
+        let mut child = relayer(&db_url, &a, &b.chain.rpc_url(), &b, Some(fault))?;
+        aborted(&mut child, fault).await?;
+    }
+    let live = relayer(&db_url, &a, &b.chain.rpc_url(), &b, None)?;
+    wait_status(&pool, id, "COMPLETED", Duration::from_secs(60)).await?;
+
+    let on_a = a.link().getTransferData(id.into()).call().await?;
+    let on_b = b.link().getTransferData(id.into()).call().await?;
+    assert_eq!((on_a.transferType, on_a.status), (1, 6), "TransferOut, TransferOutExecuted");
+    assert_eq!((on_b.transferType, on_b.status), (0, 5), "TransferIn, TransferInExecuted");
+    assert_eq!(on_a.secret, on_b.secret);
+    assert_eq!((on_a.amount, on_b.amount), (U256::from(2_500), U256::from(2_500)));
+    assert_eq!(a.token().balanceOf(alice_a).call().await?, U256::from(7_500));
+    assert_eq!(b.token().balanceOf(alice_b).call().await?, U256::from(2_500));
+    assert_eq!(supply(&a).await? + supply(&b).await?, total_before, "the supply over both networks only moved");
+    assert_eq!(balances_agree(&pool, &a, alice_a).await?, ("7500".into(), "0".into()));
+    assert_eq!(balances_agree(&pool, &b, alice_b).await?, ("2500".into(), "0".into()));
+    // one movement per side, SUCCESS, with the chain position of the burn / the mint
+    let moves: Vec<(String, String, i64, Option<Uuid>, Option<String>, String)> = sqlx::query_as(
+        "SELECT type, status, chain_id, owner_wallet_id, tx_hash, dlt_network FROM movements
+         WHERE chain_operation_id = $1 AND type <> 'LOCK' ORDER BY type",
+    )
+    .bind(id)
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(moves.len(), 2, "{moves:?}");
+    assert_eq!((&moves[0].0[..], &moves[0].1[..], moves[0].2, moves[0].3), ("TRANSFER_IN", "SUCCESS", CHAIN_B as i64, Some(wallet_b)));
+    assert_eq!((&moves[1].0[..], &moves[1].1[..], moves[1].2, moves[1].3), ("TRANSFER_OUT", "SUCCESS", CHAIN_A as i64, Some(wallet_a)));
+    assert!(moves.iter().all(|m| m.4.is_some()), "{moves:?}");
+    assert_eq!((&moves[0].5[..], &moves[1].5[..]), ("net-b", "net-a"));
+    // every step once: six link calls at most one each, none failed
+    let steps: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, status FROM operations WHERE chain_operation_id = $1 ORDER BY seq").bind(id).fetch_all(&pool).await?;
+    let kinds: Vec<&str> = steps.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["CROSS_LEDGER_ACCEPT", "CROSS_LEDGER_ACKNOWLEDGE", "CROSS_LEDGER_EXECUTE_OUT", "CROSS_LEDGER_EXECUTE_IN"],
+        "{steps:?}"
+    );
+    assert!(steps.iter().all(|s| s.1 == "SUCCESS"), "{steps:?}");
+
+    // 2. the currency is switched off on B: the next order is revoked
+    assert!(b.admin().deactivateCurrency("EUR".into(), U256::from(CHAIN_A)).send().await?.get_receipt().await?.status());
+    let revoked = "xl-2";
+    order(&a, 1, revoked, 1_000, alice_b).await?;
+    wait_status(&pool, revoked, "REVOKED", Duration::from_secs(60)).await?;
+    assert_eq!(a.link().getTransferData(revoked.into()).call().await?.status, 3);
+    assert_eq!(b.link().getTransferData(revoked.into()).call().await?.status, 3);
+    assert_eq!(a.token().balanceOnHold(alice_a).call().await?, U256::ZERO, "the origin hold is released");
+    assert_eq!(balances_agree(&pool, &a, alice_a).await?, ("7500".into(), "0".into()));
+    let errors: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT type, status, error FROM movements WHERE chain_operation_id = $1 AND cross_ledger_transfer_id IS NOT NULL ORDER BY type",
+    )
+    .bind(revoked)
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    for (kind, status, error) in &errors {
+        assert_eq!(status, "ERROR", "{kind}");
+        assert!(error.as_deref().unwrap_or("").contains("currency is not active"), "{kind}: {error:?}");
+    }
+    assert!(b.admin().activateCurrency("EUR".into(), U256::from(CHAIN_A)).send().await?.get_receipt().await?.status());
+
+    // 3. B's node frozen for 30 s while a transfer is under way
+    let paused = "xl-3";
+    let pid = b.chain.anvil.child().id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status()?.success());
+    order(&a, 1, paused, 500, alice_b).await?;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let during = status(&pool, paused).await?;
+    assert!(matches!(during.as_ref().map(|s| s.0.as_str()), Some("ORDERED")), "{during:?}");
+    assert!(Command::new("kill").args(["-CONT", &pid]).status()?.success());
+    wait_status(&pool, paused, "COMPLETED", Duration::from_secs(60)).await?;
+    assert_eq!(b.token().balanceOf(alice_b).call().await?, U256::from(3_000));
+    assert_eq!(supply(&a).await? + supply(&b).await?, total_before);
+    assert_eq!(balances_agree(&pool, &a, alice_a).await?, ("7000".into(), "0".into()));
+    assert_eq!(balances_agree(&pool, &b, alice_b).await?, ("3000".into(), "0".into()));
+
+    // reconcile clean on both networks
+    drop(live);
+    for n in [&a, &b] {
+        let (clean, report) = reconcile(&n.chain.rpc_url(), &db_url, n.chain.deployment.address)?;
+        assert!(clean, "reconcile of {}: {report}", n.name);
+    }
+    drop(a.indexer);
+    drop(b.indexer);
+    Ok(())
+}
