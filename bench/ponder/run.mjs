@@ -207,7 +207,10 @@ async function main() {
       } catch {}
     }
   };
+  let bailing = false;
   const bail = async (message) => {
+    if (bailing) return; // e.g. the poll loop seeing Ponder gone after a signal stopped it
+    bailing = true;
     await stop();
     await db.end().catch(() => {});
     fail(`${message}\n--- last lines of ponder's log ---\n${logTail.join("\n")}`);

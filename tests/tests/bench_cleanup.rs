@@ -13,6 +13,7 @@ use std::{
     collections::HashMap,
     io::{BufRead, BufReader},
     path::Path,
+    os::unix::process::CommandExt,
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -82,8 +83,10 @@ enum Disturb {
     /// Let it run to its end.
     None,
     /// SIGINT to the benchmark once a process whose command line contains all
-    /// of these words is running (after `line`, a prefix of a stdout line, was printed).
-    SigintWhen { line: &'static str, words: &'static [&'static str] },
+    /// of these words is running (after `line`, a prefix of a stdout line, was
+    /// printed); to its whole process group when `group` (Ctrl-C in a terminal:
+    /// its anvil and `emledger` children get it too), else to it alone (`kill -INT`).
+    SigintWhen { line: &'static str, words: &'static [&'static str], group: bool },
     /// SIGKILL to a process it depends on (an error from outside), same trigger.
     KillWhen { line: &'static str, words: &'static [&'static str] },
 }
@@ -98,7 +101,9 @@ struct Outcome {
 fn run(bench: &str, env: &[(&str, &str)], disturb: Disturb, timeout: Duration) -> Outcome {
     let state_dir = test_state_dir().join(Path::new(bench).file_name().unwrap());
     let state_dir = state_dir.to_string_lossy().into_owned();
+    // a process group of its own, as a shell gives a foreground job
     let mut child: Child = Command::new(bench)
+        .process_group(0)
         .envs(env.iter().copied())
         .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())
@@ -150,7 +155,8 @@ fn run(bench: &str, env: &[(&str, &str)], disturb: Disturb, timeout: Duration) -
             if !words.is_empty() {
                 if let Some(target) = owned_by(root, &state_dir).into_iter().find(|p| words.iter().all(|w| p.cmd.contains(w))) {
                     let (pid, sig) = match disturb {
-                        Disturb::SigintWhen { .. } => (root, libc::SIGINT),
+                        Disturb::SigintWhen { group: true, .. } => (-root, libc::SIGINT),
+                        Disturb::SigintWhen { group: false, .. } => (root, libc::SIGINT),
                         _ => (target.pid, libc::SIGKILL),
                     };
                     eprintln!("bench_cleanup: {target:?} is running: signal {sig} to pid {pid}");
@@ -227,9 +233,9 @@ fn bench_indexer_leaves_nothing_running() {
         assert!(saw(&o, &["ponder", "start"]), "Ponder never ran: {:#?}", o.seen);
     }
 
-    // Ctrl-C while the last thing it starts runs (Ponder, else the indexer)
+    // Ctrl-C (the whole process group) while the last thing it starts runs (Ponder, else the indexer)
     let words: &'static [&'static str] = if ponder { &["ponder", "start"] } else { &["emledger", "indexer"] };
-    let o = run(bench, &tiny, Disturb::SigintWhen { line: "run 1/1 node", words }, limit);
+    let o = run(bench, &tiny, Disturb::SigintWhen { line: "run 1/1 node", words, group: true }, limit);
     assert_eq!(o.status.code(), Some(130), "exit after SIGINT: {}", o.status);
 
     // an error: its anvil killed from outside
@@ -250,8 +256,8 @@ fn bench_api_leaves_nothing_running() {
     assert!(o.stdout.iter().any(|l| l.starts_with("ratio batched / raw")), "no summary");
     assert!(saw(&o, &["anvil"]) && saw(&o, &["emledger", " api"]) && saw(&o, &["postgres", "pgdata"]), "{:#?}", o.seen);
 
-    // Ctrl-C with the API, the indexer and anvil running
-    let o = run(bench, &tiny, Disturb::SigintWhen { line: "== API, unbatched", words: &["emledger", " api"] }, limit);
+    // SIGINT to the benchmark alone (kill -INT) with the API, the indexer and anvil running
+    let o = run(bench, &tiny, Disturb::SigintWhen { line: "== API, unbatched", words: &["emledger", " api"], group: false }, limit);
     assert_eq!(o.status.code(), Some(130), "exit after SIGINT: {}", o.status);
 
     // an error: the API killed from outside mid-run
