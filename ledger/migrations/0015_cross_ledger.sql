@@ -4,7 +4,7 @@
 
 -- One row per network: its chain, its EmToken and its CrossLedgerLink.
 CREATE TABLE dlt_networks (
-    name        TEXT        PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'),
+    name        TEXT        PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$'),
     chain_id    BIGINT      NOT NULL UNIQUE,
     token       TEXT        NOT NULL,
     link        TEXT,

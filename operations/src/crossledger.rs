@@ -641,8 +641,11 @@ impl Relayer {
             return Ok(Err(reason::CURRENCY_INACTIVE));
         }
         let mut conn = self.pool.acquire().await?;
-        let payee: Option<(String, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT w.status, w.compliance_status, u.status, w.dlt_network FROM wallets w JOIN users u ON u.id = w.user_id
+        // the recipient's wallet must live on the destination network (a wallet without
+        // one lives on its tenant's network)
+        let payee: Option<(String, String, String, String)> = sqlx::query_as(
+            "SELECT w.status, w.compliance_status, u.status, COALESCE(w.dlt_network, c.dlt_network)
+             FROM wallets w JOIN users u ON u.id = w.user_id JOIN clients c ON c.id = w.client_id
              WHERE w.dlt_address = $1",
         )
         .bind(hex(&t.to))
@@ -652,8 +655,7 @@ impl Relayer {
             status == crate::wallet::status::READY && user != crate::wallet::status::UNSUBSCRIBED && !crate::compliance::forbids_money(compliance)
         };
         match payee {
-            Some((status, compliance, user, network))
-                if ready(&status, &compliance, &user) && network.as_deref().is_none_or(|n| n == dest.network.name) => {}
+            Some((status, compliance, user, network)) if ready(&status, &compliance, &user) && network == dest.network.name => {}
             _ => return Ok(Err(reason::RECIPIENT_NOT_READY)),
         }
         let payer: Option<(String, String, String)> = sqlx::query_as(

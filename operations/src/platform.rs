@@ -64,11 +64,18 @@ struct CursorRow {
     currency: Option<String>,
 }
 
-async fn read_cursor(pool: &PgPool) -> anyhow::Result<Option<ChainInfo>> {
-    let row: Option<CursorRow> =
-        sqlx::query_as("SELECT chain_id, contract, decimals, currency FROM chain_cursor ORDER BY updated_at DESC LIMIT 1")
-            .fetch_optional(pool)
-            .await?;
+/// The followed token: the one of this platform's network when `dlt_networks`
+/// names it (several networks share the database), else the one deployment.
+async fn read_cursor(pool: &PgPool, dlt_network: &str) -> anyhow::Result<Option<ChainInfo>> {
+    let row: Option<CursorRow> = sqlx::query_as(
+        "SELECT c.chain_id, c.contract, c.decimals, c.currency FROM chain_cursor c
+         LEFT JOIN dlt_networks n ON n.name = $1
+         WHERE n.name IS NULL OR (c.chain_id = n.chain_id AND lower(c.contract) = lower(n.token))
+         ORDER BY c.updated_at DESC LIMIT 1",
+    )
+    .bind(dlt_network)
+    .fetch_optional(pool)
+    .await?;
     Ok(row.map(|r| ChainInfo {
         decimals: r.decimals.clamp(0, 28) as u32,
         token: Some((r.chain_id, r.contract.to_ascii_lowercase())),
@@ -80,7 +87,7 @@ impl Platform {
     /// Reads the token's facts from `chain_cursor` (falling back to 2 decimals,
     /// with a warning, until the indexer has written one).
     pub async fn new(pool: PgPool, dlt_network: String, signer: Option<Address>, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Self> {
-        let chain = match read_cursor(&pool).await? {
+        let chain = match read_cursor(&pool, &dlt_network).await? {
             Some(c) => c,
             None => {
                 tracing::warn!("no chain_cursor row yet: assuming 2 token decimals until the indexer writes one");
@@ -205,7 +212,7 @@ impl Platform {
             due
         };
         if due {
-            if let Ok(Some(found)) = read_cursor(self.pool()).await {
+            if let Ok(Some(found)) = read_cursor(self.pool(), &self.0.dlt_network).await {
                 if let Ok(mut w) = self.0.chain.write() {
                     *w = found.clone();
                 }

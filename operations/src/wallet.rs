@@ -70,6 +70,9 @@ pub struct NewWallet {
     /// Seed 002's group id/name of the wallet holder (at most 64 characters).
     pub group_id: Option<String>,
     pub metadata: Option<Map<String, Value>>,
+    /// The network the address lives on: the tenant's own (`None`) or one of the
+    /// platform's recorded networks (`dlt_networks`, for cross-ledger transfers).
+    pub dlt_network: Option<String>,
 }
 
 /// Inserts a wallet for `user_id` (rules already checked by the caller), mapping
@@ -94,8 +97,8 @@ pub async fn insert_wallet(conn: &mut PgConnection, client_id: Uuid, user_id: Uu
     }
     let res = sqlx::query(
         "INSERT INTO wallets (id, client_id, user_id, dlt_address, status, external_id, name, nickname, type, purpose, \
-         parent_wallet_id, currency, metadata, group_id) \
-         VALUES ($1, $2, $3, $4, 'READY', $5, $6, $7, $8, $9, $10, COALESCE($11, 'EUR'), $12, $13)",
+         parent_wallet_id, currency, metadata, group_id, dlt_network) \
+         VALUES ($1, $2, $3, $4, 'READY', $5, $6, $7, $8, $9, $10, COALESCE($11, 'EUR'), $12, $13, $14)",
     )
     .bind(id)
     .bind(client_id)
@@ -110,6 +113,7 @@ pub async fn insert_wallet(conn: &mut PgConnection, client_id: Uuid, user_id: Uu
     .bind(&w.currency)
     .bind(Value::Object(w.metadata.unwrap_or_default()))
     .bind(&w.group_id)
+    .bind(&w.dlt_network)
     .execute(&mut *conn)
     .await;
     match res {
@@ -135,6 +139,7 @@ impl Default for NewWallet {
             currency: None,
             group_id: None,
             metadata: None,
+            dlt_network: None,
         }
     }
 }
@@ -220,6 +225,21 @@ pub struct CreateWallet {
     pub wallet: NewWallet,
 }
 
+/// The `dlt_network` to store for a wallet asked for on `network`: `None` for
+/// the tenant's own network, the name for another of the platform's recorded
+/// networks; 404 naming `dltNetwork` for any other name.
+async fn network_of_wallet(conn: &mut PgConnection, client_id: Uuid, network: &str) -> Result<Option<String>> {
+    let (own,): (String,) = sqlx::query_as("SELECT dlt_network FROM clients WHERE id = $1").bind(client_id).fetch_one(&mut *conn).await?;
+    if network == own {
+        return Ok(None);
+    }
+    let known: Option<(String,)> = sqlx::query_as("SELECT name FROM dlt_networks WHERE name = $1").bind(network).fetch_optional(&mut *conn).await?;
+    match known {
+        Some((name,)) => Ok(Some(name)),
+        None => Err(Error::ReferenceNotFound { resource: "network", field: "dltNetwork" }),
+    }
+}
+
 /// A created wallet.
 #[derive(Debug, Clone, Copy)]
 pub struct WalletCreated {
@@ -262,6 +282,9 @@ impl Command for CreateWallet {
         }
         if let Some(address) = &new.dlt_address {
             refuse_platform_address(platform, conn, address).await?;
+        }
+        if let Some(network) = new.dlt_network.take() {
+            new.dlt_network = network_of_wallet(conn, client_id, &network).await?;
         }
         let wallet_id = insert_wallet(conn, client_id, user_id, new).await?;
         Ok(WalletCreated { client_id, wallet_id })

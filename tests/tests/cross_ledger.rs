@@ -28,7 +28,8 @@ use alloy::{
 };
 use emledger_contracts::{CrossLedgerLink, EmToken};
 use emledger_operations::crossledger::{register_network, Network};
-use emledger_tests::stack::{emledger_bin, fresh_database, reconcile, test_state_dir, Chain, IndexerProcess};
+use emledger_tests::stack::{emledger_bin, free_port, fresh_database, reconcile, test_state_dir, Chain, IndexerProcess};
+use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -82,25 +83,78 @@ async fn network(pool: &PgPool, db_url: &str, name: &'static str, chain_id: u64,
     Ok(Net { name, link: *link.address(), chain, indexer })
 }
 
-/// A tenant with user `name` owning a READY wallet at `address` on `network`.
-async fn wallet(pool: &PgPool, client: Uuid, name: &str, address: Address, network: &str) -> anyhow::Result<Uuid> {
-    let user = Uuid::now_v7();
-    sqlx::query("INSERT INTO users (id, client_id, name, phone_number, country) VALUES ($1, $2, $3, '+34600000000', 'ES')")
-        .bind(user)
-        .bind(client)
-        .bind(name)
-        .execute(pool)
-        .await?;
-    let id = Uuid::now_v7();
-    sqlx::query("INSERT INTO wallets (id, client_id, user_id, dlt_address, dlt_network) VALUES ($1, $2, $3, $4, $5)")
-        .bind(id)
-        .bind(client)
-        .bind(user)
-        .bind(format!("{address:#x}"))
-        .bind(network)
-        .execute(pool)
-        .await?;
-    Ok(id)
+/// `emledger api` of network A (its submitter stands by while the relayer's holds the signer).
+struct Api {
+    child: Child,
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Api {
+    async fn start(db_url: &str, a: &Net, key: String) -> anyhow::Result<Self> {
+        let port = free_port();
+        let log = test_state_dir().join("cross-ledger-api.log");
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let child = Command::new(emledger_bin())
+            .args(["--database-url", db_url, "api", "--listen", &format!("127.0.0.1:{port}"), "--jwt-secret", "cross-ledger-tests"])
+            .args(["--rpc-url", &a.chain.rpc_url(), "--dlt-network", a.name])
+            .env("EMLEDGER_PLATFORM_KEY", format!("0x{}", alloy::primitives::hex::encode(a.chain.platform.to_bytes())))
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env_remove("EMLEDGER_FAULT")
+            .stdout(Stdio::null())
+            .stderr(out)
+            .spawn()?;
+        let api = Api { child, base: format!("http://127.0.0.1:{port}"), key, http: reqwest::Client::new() };
+        let start = Instant::now();
+        while api.http.get(format!("{}/health", api.base)).send().await.is_err() {
+            anyhow::ensure!(start.elapsed() < Duration::from_secs(30), "the API did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(api)
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.base)).header("X-API-Key", &self.key).send().await.expect("GET");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self.http.post(format!("{}{path}", self.base)).header("X-API-Key", &self.key).json(&body).send().await.expect("POST");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A wallet of `user` at `address` on `network` (None: the tenant's own).
+    async fn wallet(&self, user: &str, address: Address, network: Option<&str>) -> Uuid {
+        let mut body = json!({"userId": user, "dltAddress": format!("{address:#x}")});
+        if let Some(n) = network {
+            body["dltNetwork"] = json!(n);
+        }
+        let (status, w) = self.post("/api/v1/public/wallets", body).await;
+        assert_eq!(status, 201, "{w}");
+        assert_eq!(w["dltNetwork"], network.unwrap_or("net-a"), "{w}");
+        w["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// The transfer movements of `wallet`: (type, status, amount, the movement).
+    async fn movements(&self, wallet: Uuid) -> Vec<(String, String, String, Value)> {
+        let (status, page) = self.get(&format!("/api/v1/public/wallets/{wallet}/movements?size=100")).await;
+        assert_eq!(status, 200, "{page}");
+        let items = page["_embedded"]["movements"].as_array().cloned().unwrap_or_default();
+        let all: Vec<(String, String, String, Value)> = items
+            .iter()
+            .filter(|m| m["type"] == "TRANSFER_OUT" || m["type"] == "TRANSFER_IN")
+            .map(|m| (m["type"].as_str().unwrap().to_owned(), m["status"].as_str().unwrap().to_owned(), m["amount"].as_str().unwrap().to_owned(), m.clone()))
+            .collect();
+        all
+    }
 }
 
 /// An `emledger relayer` subprocess, killed when dropped (also when the test fails).
@@ -138,7 +192,7 @@ fn relayer(db_url: &str, a: &Net, b_rpc: &str, b: &Net, fault: Option<&str>) -> 
     Ok(Relayer(cmd.spawn()?))
 }
 
-async fn status(pool: &PgPool, operation_id: &str) -> anyhow::Result<Option<(String, Option<String>)>> {
+async fn transfer_status(pool: &PgPool, operation_id: &str) -> anyhow::Result<Option<(String, Option<String>)>> {
     Ok(sqlx::query_as("SELECT status, error FROM cross_ledger_transfers WHERE operation_id = $1")
         .bind(operation_id)
         .fetch_optional(pool)
@@ -148,7 +202,7 @@ async fn status(pool: &PgPool, operation_id: &str) -> anyhow::Result<Option<(Str
 async fn wait_status(pool: &PgPool, operation_id: &str, want: &str, within: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
-        let now = status(pool, operation_id).await?;
+        let now = transfer_status(pool, operation_id).await?;
         if now.as_ref().map(|s| s.0.as_str()) == Some(want) {
             return Ok(());
         }
@@ -220,12 +274,26 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
     let (pool, db_url) = fresh_database("cross_ledger").await?;
     let a = network(&pool, &db_url, "net-a", CHAIN_A, CHAIN_B).await?;
     let b = network(&pool, &db_url, "net-b", CHAIN_B, CHAIN_A).await?;
-    let (client, _key) = emledger_api::create_tenant(&pool, "cross-ledger-tenant", "net-a").await?;
-    // alice: a wallet on A (account 1) and one on B (account 2)
+    let (_client, key) = emledger_api::create_tenant(&pool, "cross-ledger-tenant", "net-a").await?;
+    let api = Api::start(&db_url, &a, key).await?;
+    // alice: a wallet on A (account 1) and one on B (account 2), made through the API
+    let (status, user) =
+        api.post("/api/v1/public/users", json!({"name": "Alice", "phoneNumber": "+34612345678", "country": "ES"})).await;
+    assert_eq!(status, 201, "{user}");
+    let user = user["id"].as_str().unwrap().to_owned();
     let alice_a = a.chain.account(1).address();
     let alice_b = b.chain.account(2).address();
-    let wallet_a = wallet(&pool, client, "alice", alice_a, "net-a").await?;
-    let wallet_b = wallet(&pool, client, "alice-b", alice_b, "net-b").await?;
+    let wallet_a = api.wallet(&user, alice_a, None).await;
+    let wallet_b = api.wallet(&user, alice_b, Some("net-b")).await;
+    let (status, refused) = api
+        .post("/api/v1/public/wallets", json!({"userId": user, "dltAddress": format!("{:#x}", a.chain.account(3).address()), "dltNetwork": "net-z"}))
+        .await;
+    assert_eq!(status, 404, "{refused}");
+    assert!(refused.to_string().contains("dltNetwork"), "{refused}");
+    // while transfer 1 runs the relayer's own submitters sign on both networks (an API
+    // of network A would hold A's signer; it is back for the later transfers)
+    let api_key = api.key.clone();
+    drop(api);
     assert!(a.token().mint("cash-in-1".into(), alice_a, U256::from(10_000)).send().await?.get_receipt().await?.status());
     let total_before = supply(&a).await? + supply(&b).await?;
 
@@ -283,6 +351,25 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
     );
     assert!(steps.iter().all(|s| s.1 == "SUCCESS"), "{steps:?}");
 
+    // the same through the API: both wallets, their movements, the transfer
+    let api = Api::start(&db_url, &a, api_key).await?;
+    let (_, wb) = api.get(&format!("/api/v1/public/wallets/{wallet_b}")).await;
+    assert_eq!((wb["balance"].as_str(), wb["dltNetwork"].as_str()), (Some("25.00"), Some("net-b")), "{wb}");
+    let (_, wa) = api.get(&format!("/api/v1/public/wallets/{wallet_a}")).await;
+    assert_eq!((wa["balance"].as_str(), wa["dltNetwork"].as_str()), (Some("75.00"), Some("net-a")), "{wa}");
+    let out = api.movements(wallet_a).await;
+    assert_eq!(out.iter().map(|m| (&m.0[..], &m.1[..], &m.2[..])).collect::<Vec<_>>(), [("TRANSFER_OUT", "SUCCESS", "25.00")], "{out:?}");
+    let inn = api.movements(wallet_b).await;
+    assert_eq!(inn.iter().map(|m| (&m.0[..], &m.1[..], &m.2[..])).collect::<Vec<_>>(), [("TRANSFER_IN", "SUCCESS", "25.00")], "{inn:?}");
+    let (status, list) = api.get(&format!("/api/v1/public/cross-ledger-transfers?walletId={wallet_b}")).await;
+    assert_eq!(status, 200, "{list}");
+    let t = &list["_embedded"]["crossLedgerTransfers"][0];
+    assert_eq!((t["operationId"].as_str(), t["status"].as_str(), t["amount"].as_str()), (Some(id), Some("COMPLETED"), Some("25.00")), "{list}");
+    assert_eq!((t["originDltNetwork"].as_str(), t["destinationDltNetwork"].as_str()), (Some("net-a"), Some("net-b")), "{t}");
+    assert_eq!((t["originWalletId"].as_str(), t["targetWalletId"].as_str()), (Some(&wallet_a.to_string()[..]), Some(&wallet_b.to_string()[..])));
+    let (status, one) = api.get(&format!("/api/v1/public/cross-ledger-transfers/{}", t["id"].as_str().unwrap())).await;
+    assert_eq!((status, &one["status"]), (200, &json!("COMPLETED")), "{one}");
+
     // 2. the currency is switched off on B: the next order is revoked
     assert!(b.admin().deactivateCurrency("EUR".into(), U256::from(CHAIN_A)).send().await?.get_receipt().await?.status());
     let revoked = "xl-2";
@@ -303,6 +390,10 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
         assert_eq!(status, "ERROR", "{kind}");
         assert!(error.as_deref().unwrap_or("").contains("currency is not active"), "{kind}: {error:?}");
     }
+    let (_, list) = api.get("/api/v1/public/cross-ledger-transfers?status=REVOKED").await;
+    let t = &list["_embedded"]["crossLedgerTransfers"][0];
+    assert_eq!((t["operationId"].as_str(), t["reason"].as_i64()), (Some(revoked), Some(2)), "{list}");
+    assert!(t["reasonText"].as_str().unwrap_or("").contains("currency"), "{t}");
     assert!(b.admin().activateCurrency("EUR".into(), U256::from(CHAIN_A)).send().await?.get_receipt().await?.status());
 
     // 3. B's node frozen for 30 s while a transfer is under way
@@ -311,7 +402,7 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
     assert!(Command::new("kill").args(["-STOP", &pid]).status()?.success());
     order(&a, 1, paused, 500, alice_b).await?;
     tokio::time::sleep(Duration::from_secs(30)).await;
-    let during = status(&pool, paused).await?;
+    let during = transfer_status(&pool, paused).await?;
     assert!(matches!(during.as_ref().map(|s| s.0.as_str()), Some("ORDERED")), "{during:?}");
     assert!(Command::new("kill").args(["-CONT", &pid]).status()?.success());
     wait_status(&pool, paused, "COMPLETED", Duration::from_secs(60)).await?;
@@ -322,6 +413,7 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
 
     // reconcile clean on both networks
     drop(live);
+    drop(api);
     for n in [&a, &b] {
         let (clean, report) = reconcile(&n.chain.rpc_url(), &db_url, n.chain.deployment.address)?;
         assert!(clean, "reconcile of {}: {report}", n.name);

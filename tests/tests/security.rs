@@ -334,10 +334,12 @@ async fn every_route_answers_every_credential_and_tenant_as_documented() -> anyh
     ids.insert("deliveryId", s(&delivery["id"]));
     ids.insert("id", uuid::Uuid::now_v7().to_string()); // operator: a payment file
     ids.insert("action", "process".into());
+    // no cross-ledger transfer exists on this one-network stack: any id is one of nothing
+    ids.insert("transferId", uuid::Uuid::now_v7().to_string());
     // ids of nothing (what a credential that passes its guard meets: 404 or 400, no side effect)
     let mut nothing = ids.clone();
     for k in ["walletId", "userId", "operationId", "movementId", "holdId", "favouriteExternalAccountId", "scheduledOperationId", "keyId", "id",
-              "endpointId", "eventId", "deliveryId"] {
+              "endpointId", "eventId", "deliveryId", "transferId"] {
         nothing.insert(k, uuid::Uuid::now_v7().to_string());
     }
     nothing.insert("operationId", format!("0x{}", "ab".repeat(32)));

@@ -58,7 +58,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     error::{ErrorBody, ErrorEnvelope},
-    audit, auth, bank, cards, cashouts, compliance, console, favourites, health, hold_ops, holds, movements, operations,
+    audit, auth, bank, cards, cashouts, compliance, console, cross_ledger, favourites, health, hold_ops, holds, movements, operations,
     paging::{self, SortField},
     scheduled, transfers, users, wallets, webhooks, ApiContext, ChainInfo,
 };
@@ -394,6 +394,7 @@ const SORTS: &[(&str, &[SortField])] = &[
     ("list_executions", scheduled::EXECUTION_SORTS),
     ("list_events", webhooks::EVENT_SORT),
     ("list_deliveries", webhooks::DELIVERY_SORT),
+    ("list_transfers", cross_ledger::SORT),
 ];
 
 /// What the webhook handlers accept as an event type (see `emledger_operations::webhooks`).
@@ -652,6 +653,7 @@ fn contract(doc: &mut Value, chain: &ChainInfo) {
         bank::import_statement, bank::list_entries, bank::list_payment_files, bank::payment_file,
         compliance::set_compliance_status, compliance::list_clearable, compliance::clear_by_hand,
         operations::get_operation,
+        cross_ledger::list_transfers, cross_ledger::get_transfer,
         audit::tenant_events, audit::operator_events,
         scheduled::create_scheduled, scheduled::get_scheduled, scheduled::list_scheduled, scheduled::delete_scheduled,
         scheduled::list_executions,
@@ -671,6 +673,7 @@ fn contract(doc: &mut Value, chain: &ChainInfo) {
         (name = "money", description = "Moving money: transfers, holds, card cash-in, cash-out. Accepted requests answer 202; their movements are PENDING until the chain settles them (SUCCESS) or refuses them (ERROR). Idempotent with Idempotency-Key."),
         (name = "card PSP", description = "The card PSP's feedback (Ogone / Worldline e-Commerce protocol): verified with the SHA-OUT signature before anything happens; the only way a card cash-in mints. Present only when a PSP (or the simulator) is configured."),
         (name = "operator", description = "The platform operator's bank endpoints (Authorization: Bearer <operator token>; never a tenant key): SEPA statements in, unapplied entries, pain.001 payment files out. Present only with --operator-token."),
+        (name = "cross-ledger transfers", description = "Money moved between the platform's networks: the user orders it on the origin network's CrossLedgerLink (orderTransfer, a smart-contract call only, seed 003); the platform's relayer checks it centrally (recipient wallet READY on the destination, compliance, chain and currency active), accepts or revokes it on the destination, acknowledges on the origin, burns there and mints on the destination. The payer's TRANSFER_OUT and the recipient's TRANSFER_IN movements turn SUCCESS only when both networks executed, ERROR with the reason when revoked."),
         (name = "console", description = "What the operator console at /console shows that no other route gives: the overview (indexer, submitter, the tenant's operations, a reconciliation of its wallets against the chain) and a search of the tenant's users with their wallets. Read scope."),
         (name = "webhooks", description = "Signed events POSTed to the tenant's endpoints when movements, holds, operations, scheduled executions and wallets change. Each POST carries Emledger-Event-Id, Emledger-Event-Type and Emledger-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\" under the endpoint's secret> (one v1 per valid secret during a rotation). Verify the signature and refuse a t older than 5 minutes; dedupe on the event id (delivery is at least once). Each object's events arrive in order. A non-2xx answer or no answer is retried with exponential backoff for 72 hours."),
         (name = "scheduled operations", description = "Recurring or one-off payments from a wallet to another wallet (transfer) or a bank account (cash-out), run by the platform's worker; every movement they produce carries scheduledOperationId. Calendar rules: keep the start's local time of day in timeZone; MONTHLY on the 29th-31st falls back to the month's last day; YEARLY Feb 29 → Feb 28 in common years; END_DATE inclusive (a date in timeZone); DST gaps move forward by the gap, overlaps run once at the earlier instant."),

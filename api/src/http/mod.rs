@@ -10,6 +10,7 @@ mod psp_setup;
 pub mod cashouts;
 pub mod compliance;
 pub mod console;
+pub mod cross_ledger;
 pub mod docs;
 pub mod error;
 pub mod extract;
@@ -228,6 +229,7 @@ pub fn router(ctx: ApiContext) -> Router {
         .merge(audit::router(&ctx))
         .merge(cashouts::router())
         .merge(operations::router())
+        .merge(cross_ledger::router())
         .merge(scheduled::router())
         .merge(webhooks::router())
         .merge(console::router())

@@ -193,17 +193,20 @@ impl WalletRow {
 /// `SELECT <wallet columns + balances> FROM wallets w ...` (the caller adds WHERE).
 pub fn push_wallet_select<'a>(qb: &mut QueryBuilder<'a, Postgres>, chain: &'a ChainInfo) {
     qb.push(
-        "SELECT w.id, w.client_id, c.alias AS client_alias, c.dlt_network, w.user_id, w.dlt_address, w.iban, \
+        "SELECT w.id, w.client_id, c.alias AS client_alias, COALESCE(w.dlt_network, c.dlt_network) AS dlt_network, w.user_id, w.dlt_address, w.iban, \
          w.status, w.external_id, w.name, w.nickname, w.type AS wallet_type, w.purpose, w.parent_wallet_id, \
          w.currency, w.group_id, w.compliance_status, w.compliance_reason, w.metadata, w.created_at, w.updated_at, \
          COALESCE(b.gross, 0)::NUMERIC AS gross, COALESCE(b.held, 0)::NUMERIC AS held \
          FROM wallets w JOIN clients c ON c.id = w.client_id \
+         LEFT JOIN dlt_networks wn ON wn.name = w.dlt_network \
          LEFT JOIN LATERAL (SELECT sum(bb.gross) AS gross, sum(bb.held) AS held FROM balances bb WHERE bb.address = w.dlt_address",
     );
+    // a wallet on another of the platform's networks: that network's token
+    qb.push(" AND (wn.name IS NOT NULL AND bb.chain_id = wn.chain_id AND lower(bb.contract) = lower(wn.token) OR wn.name IS NULL");
     if let Some((chain_id, contract)) = &chain.token {
         qb.push(" AND bb.chain_id = ").push_bind(*chain_id).push(" AND lower(bb.contract) = ").push_bind(contract.as_str());
     }
-    qb.push(") b ON true");
+    qb.push(")) b ON true");
 }
 
 /// One wallet of the tenant, with balances; 404 when unknown or another tenant's.
@@ -386,6 +389,11 @@ pub struct CreateWallet {
     /// Free-form object, at most 16 KiB as JSON, no NUL character in any key or string.
     #[schema(value_type = Option<super::docs::Metadata>)]
     pub metadata: Option<Map<String, Value>>,
+    /// The network the wallet's address lives on: the tenant's own (the default)
+    /// or another of the platform's networks, for cross-ledger transfers (an
+    /// unknown one: 404 naming `dltNetwork`).
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$", example = "net-b")]
+    pub dlt_network: Option<String>,
     /// Same as the `Idempotency-Key` header (both given: they must be equal).
     #[schema(pattern = r"^[!-~]{1,255}$")]
     pub idempotency_key: Option<String>,
@@ -424,6 +432,7 @@ pub async fn create_wallet(
         currency: b.currency.as_deref().map(validate::currency).transpose().map_err(|r| Error::invalid("currency", r))?,
         group_id: text("groupId", b.group_id, 64)?,
         metadata: b.metadata,
+        dlt_network: b.dlt_network.map(|n| network_name(&n).map(|_| n)).transpose()?,
     };
     if let Some(m) = &new.metadata {
         fn has_nul(v: &Value) -> bool {
@@ -443,6 +452,18 @@ pub async fn create_wallet(
     }
     let req = Request { client_id: auth.client_id, key, endpoint: "POST /api/v1/public/wallets".into(), raw_body: &raw };
     idempotency::run(&ctx, req, Run(CreateWalletCommand { user_id: b.user_id, wallet: new })).await
+}
+
+/// A network name as the OpenAPI states it (1..=64 letters, digits, `.`, `_`, `-`, spaces; not starting with one of the last four).
+fn network_name(name: &str) -> Result<()> {
+    let ok = (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ' '));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid("dltNetwork", "must be 1..=64 letters, digits, '.', '_', '-' or spaces, starting with a letter or digit"))
+    }
 }
 
 impl Render for WalletCreated {
