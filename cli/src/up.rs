@@ -79,6 +79,79 @@ pub struct UpArgs {
     /// Name shown as `dltNetwork`.
     #[arg(long, env = "EMLEDGER_DLT_NETWORK", default_value = "anvil-local")]
     pub dlt_network: String,
+    /// 2: a second network for cross-ledger transfers: another anvil (chain id
+    /// 31338, port --anvil-port + 1, network `<dlt-network>-2`) with its own
+    /// EmToken, a CrossLedgerLink on each, an indexer per network and the relayer.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub networks: u8,
+}
+
+/// The second network of `up --networks 2`.
+struct Second {
+    anvil: AnvilProcess,
+    rpc_url: String,
+    ws_url: String,
+    provider: DynProvider,
+    target: Target,
+    links: (emledger_operations::crossledger::Network, emledger_operations::crossledger::Network),
+}
+
+/// The link of `target`'s network, deployed (and recorded in `dlt_networks`)
+/// unless the recorded one is still on the chain.
+async fn ensure_link(
+    pool: &PgPool,
+    provider: &DynProvider,
+    rpc_url: &str,
+    signer: &PrivateKeySigner,
+    target: &Target,
+    other_chain: u64,
+) -> anyhow::Result<emledger_operations::crossledger::Network> {
+    use emledger_operations::crossledger::{networks, register_network, Network};
+    let recorded = networks(pool).await?.into_iter().find(|n| n.name == target.dlt_network);
+    if let Some(n) = recorded {
+        if let Some(link) = n.link {
+            if n.token == target.contract && n.chain_id == target.chain_id && !provider.get_code_at(link).await?.is_empty() {
+                return Ok(n);
+            }
+        }
+    }
+    let wallet_provider =
+        ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_client(emledger_ledger::rpc::http_rpc_client(rpc_url)?);
+    let currency = emledger_contracts::EmToken::new(target.contract, &wallet_provider).currency().call().await?;
+    let d = emledger_contracts::deploy_cross_ledger_link(&wallet_provider, target.contract, signer.address(), &[other_chain], &currency).await?;
+    let n = Network {
+        name: target.dlt_network.clone(),
+        chain_id: target.chain_id,
+        token: target.contract,
+        link: Some(d.address),
+        link_block: d.block_number,
+    };
+    register_network(pool, &n).await?;
+    info!(network = %n.name, link = %d.address, "CrossLedgerLink deployed");
+    Ok(n)
+}
+
+/// Starts the second anvil, deploys (or reuses) its token and both links.
+async fn second_network(
+    state_dir: &Path,
+    args: &UpArgs,
+    pool: &PgPool,
+    first: (&DynProvider, &str, &Target),
+    platform: &PrivateKeySigner,
+) -> anyhow::Result<Second> {
+    if args.fresh {
+        let _ = std::fs::remove_file(state_dir.join("anvil-2/state.json"));
+    }
+    let port = args.anvil_port.checked_add(1).context("--anvil-port + 1 is out of range")?;
+    let anvil = AnvilProcess::start_as(state_dir, port, 31338, "anvil-2")?;
+    let rpc_url = format!("http://127.0.0.1:{port}");
+    let provider = emledger_ledger::rpc::http_provider(&rpc_url)?;
+    wait_for_rpc(&provider).await?;
+    let name = format!("{}-2", args.dlt_network);
+    let (target, _) = deployment(pool, &provider, platform, &rpc_url, &name).await?;
+    let link_a = ensure_link(pool, first.0, first.1, platform, first.2, target.chain_id).await?;
+    let link_b = ensure_link(pool, &provider, &rpc_url, platform, &target, first.2.chain_id).await?;
+    Ok(Second { anvil, rpc_url, ws_url: format!("ws://127.0.0.1:{port}"), provider, target, links: (link_a, link_b) })
 }
 
 /// The bearer-token signing secret of this local stack, kept in the state dir
@@ -111,10 +184,17 @@ fn state_secret(state_dir: &Path, name: &str) -> anyhow::Result<String> {
 struct AnvilProcess {
     child: Child,
     port: u16,
+    chain_id: u64,
+    /// Its directory under the state dir (`anvil`, `anvil-2`).
+    dir: &'static str,
 }
 
 impl AnvilProcess {
     fn start(state_dir: &Path, port: u16) -> anyhow::Result<Self> {
+        Self::start_as(state_dir, port, 31337, "anvil")
+    }
+
+    fn start_as(state_dir: &Path, port: u16, chain_id: u64, dir_name: &'static str) -> anyhow::Result<Self> {
         // a port taken by something else (an anvil an earlier run left, another
         // node) would make this anvil die and the stack talk to a stranger
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
@@ -123,7 +203,7 @@ impl AnvilProcess {
                  (an anvil left by an earlier run?) or pass --anvil-port"
             );
         }
-        let dir = state_dir.join("anvil");
+        let dir = state_dir.join(dir_name);
         std::fs::create_dir_all(&dir)?;
         // the logs of earlier runs are kept: appended to, one header per start
         let mut log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("anvil.log"))?;
@@ -132,7 +212,7 @@ impl AnvilProcess {
             writeln!(log, "==== emledger up: anvil starting at unix time {} ====", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))?;
         }
         let mut cmd = Command::new(toolchain::anvil());
-        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--chain-id", "31337"])
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--chain-id", &chain_id.to_string()])
             .args(["--accounts", "10", "--mnemonic", ANVIL_MNEMONIC])
             .arg("--state")
             .arg(dir.join("state.json"))
@@ -156,7 +236,12 @@ impl AnvilProcess {
             }
         }
         let child = cmd.spawn().with_context(|| format!("starting {} (run scripts/setup)", toolchain::anvil().display()))?;
-        Ok(Self { child, port })
+        Ok(Self { child, port, chain_id, dir: dir_name })
+    }
+
+    /// The same anvil again, from its state file.
+    fn restart(&self, state_dir: &Path) -> anyhow::Result<Self> {
+        Self::start_as(state_dir, self.port, self.chain_id, self.dir)
     }
 
     /// `Some(status)` once the process has exited.
@@ -427,6 +512,11 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
     emledger_ledger::db::migrate(&pool).await?;
 
     let (target, deployed_now) = deployment(&pool, &read_provider, &platform, &rpc_url, &args.dlt_network).await?;
+    let mut second = match (args.networks, &anvil) {
+        (1, _) => None,
+        (_, None) => bail!("--networks 2 starts a second local anvil: it does not go with --rpc-url"),
+        (_, Some(_)) => Some(second_network(&state_dir, args, &pool, (&read_provider, &rpc_url, &target), &platform).await?),
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
 
     // indexer, in this process
@@ -439,6 +529,28 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
         metrics.clone(),
         stop_rx.clone(),
     ));
+
+    // the second network: its indexer and the cross-ledger relayer, in this process
+    let start_indexer_2 = |second: &Second| {
+        tokio::spawn(emledger_indexer::run(
+            pool.clone(),
+            second.provider.clone(),
+            second.target.clone(),
+            FollowConfig { ws_url: Some(second.ws_url.clone()), ..FollowConfig::default() },
+            Arc::new(Metrics::default()),
+            stop_rx.clone(),
+        ))
+    };
+    let start_relayer = |second: &Second| {
+        let rpc_urls = [(second.links.0.name.clone(), rpc_url.clone()), (second.links.1.name.clone(), second.rpc_url.clone())].into_iter().collect();
+        tokio::spawn(emledger_operations::crossledger::run(
+            pool.clone(),
+            emledger_operations::crossledger::RelayerConfig::new(rpc_urls, platform.clone()),
+            stop_rx.clone(),
+        ))
+    };
+    let mut indexer_2 = second.as_ref().map(start_indexer_2);
+    let mut relayer = second.as_ref().map(start_relayer);
 
     // API, in this process
     let api_config = emledger_api::ApiConfig {
@@ -494,10 +606,36 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
         Ok(Some(b)) if b.header.base_fee_per_gas.is_none() => "--legacy",
         _ => "",
     };
-    let exports = format!(
+    let mut exports = format!(
         " EMLEDGER_BANK_INBOX={} EMLEDGER_OPERATOR_TOKEN={operator_token} EMLEDGER_CAST_FLAGS={cast_flags}",
         inbox.display()
     );
+    let mut rails = rails;
+    if let Some(s) = &second {
+        let (a, b) = &s.links;
+        let link = |n: &emledger_operations::crossledger::Network| n.link.map(|l| format!("{l:#x}")).unwrap_or_default();
+        rails.push_str(&format!(
+            "\nNetwork 2      {} (chain id {}): RPC {}, EmToken {:#x}\n             Links          CrossLedgerLink {} on {}, {} on {} (the relayer drives them)\n             Cross-ledger   create a wallet with \"dltNetwork\": \"{}\", order with orderTransfer on the origin's link;\n             \x20              GET {api_url}/api/v1/public/cross-ledger-transfers shows where it is\n",
+            b.name,
+            b.chain_id,
+            s.rpc_url,
+            s.target.contract,
+            link(a),
+            a.name,
+            link(b),
+            b.name,
+            b.name
+        ));
+        exports.push_str(&format!(
+            " EMLEDGER_LINK={} EMLEDGER_RPC_2={} EMLEDGER_TOKEN_2={:#x} EMLEDGER_LINK_2={} EMLEDGER_CHAIN_ID_2={} EMLEDGER_DLT_NETWORK_2={}",
+            link(a),
+            s.rpc_url,
+            s.target.contract,
+            link(b),
+            b.chain_id,
+            b.name
+        ));
+    }
     print_banner(&api_url, &rpc_url, ws_url.as_deref(), chain_id, &target, &api_key, anvil.is_some(), &platform, deployed_now, &rails, &exports);
 
 
@@ -509,10 +647,30 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
             _ = term.recv() => break,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+        if let Some(s) = second.as_mut() {
+            if let Some(status) = s.anvil.exited() {
+                warn!(%status, "the second anvil exited; starting it again from its state file");
+                match s.anvil.restart(&state_dir) {
+                    Ok(new) => s.anvil = new,
+                    Err(e) => warn!(error = %format!("{e:#}"), "restarting the second anvil failed; trying again"),
+                }
+            }
+            if indexer_2.as_ref().is_some_and(|j| j.is_finished()) {
+                warn!("the second network's indexer stopped; starting it again");
+                indexer_2 = Some(start_indexer_2(s));
+            }
+            if relayer.as_ref().is_some_and(|j| j.is_finished()) {
+                if let Some(j) = relayer.take() {
+                    warn!(result = ?j.await, "the relayer stopped");
+                }
+                warn!("starting the relayer again");
+                relayer = Some(start_relayer(s));
+            }
+        }
         if let Some(a) = anvil.as_mut() {
             if let Some(status) = a.exited() {
                 warn!(%status, "anvil exited; starting it again from its state file");
-                match AnvilProcess::start(&state_dir, a.port) {
+                match a.restart(&state_dir) {
                     Ok(new) => {
                         *a = new;
                         info!("anvil restarted");
@@ -555,6 +713,9 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
     pool.close().await;
     if let Some(a) = anvil.as_mut() {
         a.stop();
+    }
+    if let Some(s) = second.as_mut() {
+        s.anvil.stop();
     }
     drop(cluster);
     println!("emledger stopped.");

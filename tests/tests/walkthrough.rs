@@ -77,6 +77,7 @@ impl Up {
             cmd.args(["--rpc-url", url, "--platform-key", NODE_ACCOUNT_0]);
         }
         cmd.envs(node.env.iter().map(|(k, v)| (k, v)));
+        cmd.args(&node.up_args);
         eprintln!("walkthrough: starting {cmd:?}");
         let mut child = cmd.spawn().expect("spawning emledger up");
         let out = child.stdout.take().expect("stdout");
@@ -339,6 +340,8 @@ struct Node {
     env: Vec<(String, String)>,
     _anvil: Option<alloy::node_bindings::AnvilInstance>,
     child: Option<Child>,
+    /// More arguments of `up`.
+    up_args: Vec<&'static str>,
 }
 
 impl Drop for Node {
@@ -352,13 +355,13 @@ impl Drop for Node {
 
 impl Node {
     fn ups_anvil() -> Node {
-        Node { label: "anvil", rpc_url: None, env: Vec::new(), _anvil: None, child: None }
+        Node { label: "anvil", rpc_url: None, env: Vec::new(), _anvil: None, child: None, up_args: Vec::new() }
     }
 
     /// anvil started here with `args`.
     fn anvil(label: &'static str, args: &[&str]) -> Node {
         let anvil = alloy::node_bindings::Anvil::at(emledger_contracts::toolchain::anvil()).args(args.iter().copied()).spawn();
-        Node { label, rpc_url: Some(anvil.endpoint()), env: Vec::new(), _anvil: Some(anvil), child: None }
+        Node { label, rpc_url: Some(anvil.endpoint()), env: Vec::new(), _anvil: Some(anvil), child: None, up_args: Vec::new() }
     }
 }
 
@@ -417,7 +420,7 @@ async fn readme_walkthroughs_on_hardhat() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let url = input_data_shim(hardhat).await;
-    let node = Node { label: "hardhat", rpc_url: Some(url), env: Vec::new(), _anvil: None, child: Some(child) };
+    let node = Node { label: "hardhat", rpc_url: Some(url), env: Vec::new(), _anvil: None, child: Some(child), up_args: Vec::new() };
     walkthroughs_on(node).await;
 }
 
@@ -921,4 +924,93 @@ async fn up_restarts_a_killed_postgres_and_a_killed_anvil() {
     assert!(Command::new("kill").args(["-0", &again.to_string()]).status().map(|s| !s.success()).unwrap_or(true), "anvil {again} still running after up stopped");
     let log = std::fs::read_to_string(state_dir.join("anvil/anvil.log")).unwrap();
     assert!(log.matches("==== emledger up: anvil starting").count() >= 2, "earlier anvil logs kept");
+}
+
+/// `emledger up --networks 2`: two anvils, a token and a CrossLedgerLink on each,
+/// an indexer per network and the relayer in one process tree. A user with a
+/// wallet on each network (made through the API, the second with `dltNetwork`)
+/// orders 25.00 from network 1 to network 2 on the link with their own key; the
+/// relayer takes it to COMPLETED and the API shows both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_with_two_networks_moves_money_between_them() {
+    use alloy::{
+        network::EthereumWallet,
+        primitives::{Address, U256},
+        providers::ProviderBuilder,
+        signers::local::PrivateKeySigner,
+    };
+    let bin = emledger_bin();
+    let base_dir = bin.parent().and_then(Path::parent).expect("target dir").join("test-state");
+    std::fs::create_dir_all(&base_dir).unwrap();
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let state_dir = base_dir.join(format!("networks-{}-{stamp}", std::process::id()));
+    let mut node = Node::ups_anvil();
+    node.up_args = vec!["--networks", "2"];
+    let mut up = Up::start(&state_dir, true, &node);
+    for k in ["EMLEDGER_LINK", "EMLEDGER_RPC_2", "EMLEDGER_TOKEN_2", "EMLEDGER_LINK_2", "EMLEDGER_CHAIN_ID_2", "EMLEDGER_DLT_NETWORK_2"] {
+        assert!(up.exports.get(k).is_some_and(|v| !v.is_empty()), "{k} missing in the export line: {:?}", up.exports);
+    }
+    assert!(up.banner_line("Network 2").contains(&up.exports["EMLEDGER_DLT_NETWORK_2"]));
+    let rest = Rest::new(&up.exports);
+
+    // alice: anvil account 7 on network 1, account 8 on network 2 (public development keys)
+    let alice: PrivateKeySigner = "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356".parse().unwrap();
+    let alice_2: Address = "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f".parse().unwrap();
+    let user = rest.post("/api/v1/public/users", json!({"name": "Alice Cross", "phoneNumber": "+34611111111", "country": "ES"})).await;
+    let user = user["id"].as_str().unwrap().to_owned();
+    let w1 = rest.post("/api/v1/public/wallets", json!({"userId": user, "dltAddress": format!("{:#x}", alice.address())})).await;
+    let network_2 = up.exports["EMLEDGER_DLT_NETWORK_2"].clone();
+    let w2 = rest.post("/api/v1/public/wallets", json!({"userId": user, "dltAddress": format!("{alice_2:#x}"), "dltNetwork": network_2})).await;
+    assert_eq!(w2["dltNetwork"], json!(network_2), "{w2}");
+    let (w1, w2) = (w1["id"].as_str().unwrap().to_owned(), w2["id"].as_str().unwrap().to_owned());
+
+    // 30.00 from a funded demo wallet to alice's wallet on network 1
+    let rich = rest
+        .wallets()
+        .await
+        .into_iter()
+        .find(|w| w["availableBalance"].as_str().and_then(|b| b.parse::<f64>().ok()).is_some_and(|b| b >= 30.0))
+        .expect("a funded demo wallet");
+    let t = rest.post(&format!("/api/v1/public/wallets/{}/transfer", rich["id"].as_str().unwrap()), json!({"amount": "30.00", "targetWalletId": w1})).await;
+    let op = t["apiOperationId"].as_str().unwrap().to_owned();
+    let start = Instant::now();
+    while rest.get(&format!("/api/v1/public/operations/{op}")).await["status"] != "SUCCESS" {
+        assert!(start.elapsed() < Duration::from_secs(60), "the funding transfer did not settle");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // alice orders 25.00 to her wallet on network 2, with her own key (a dApp)
+    let chain_2: u64 = up.exports["EMLEDGER_CHAIN_ID_2"].parse().unwrap();
+    emledger_ledger::rpc::install_tls_provider();
+    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(alice.clone())).connect_http(up.exports["EMLEDGER_RPC"].parse().unwrap());
+    let link = emledger_contracts::CrossLedgerLink::new(up.exports["EMLEDGER_LINK"].parse().unwrap(), &provider);
+    let receipt = link
+        .orderTransfer("up-xl-1".into(), U256::from(2_500), alice_2, "EUR".into(), U256::from(chain_2))
+        .send()
+        .await
+        .expect("orderTransfer")
+        .get_receipt()
+        .await
+        .expect("receipt");
+    assert!(receipt.status());
+    let start = Instant::now();
+    let transfer = loop {
+        let page = rest.get(&format!("/api/v1/public/cross-ledger-transfers?walletId={w2}")).await;
+        let t = page["_embedded"]["crossLedgerTransfers"][0].clone();
+        if t["status"] == "COMPLETED" {
+            break t;
+        }
+        assert!(start.elapsed() < Duration::from_secs(90), "not COMPLETED: {page}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!((transfer["operationId"].as_str(), transfer["amount"].as_str()), (Some("up-xl-1"), Some("25.00")), "{transfer}");
+    assert_eq!(transfer["destinationDltNetwork"], json!(network_2));
+    let wallet_1 = rest.get(&format!("/api/v1/public/wallets/{w1}")).await;
+    let wallet_2 = rest.get(&format!("/api/v1/public/wallets/{w2}")).await;
+    assert_eq!(wallet_1["balance"], json!("5.00"), "{wallet_1}");
+    assert_eq!(wallet_2["balance"], json!("25.00"), "{wallet_2}");
+    let kinds = |ms: Vec<Value>| ms.iter().map(|m| (m["type"].as_str().unwrap_or("").to_owned(), m["status"].as_str().unwrap_or("").to_owned())).collect::<Vec<_>>();
+    assert!(kinds(rest.movements(&w1).await).contains(&("TRANSFER_OUT".into(), "SUCCESS".into())));
+    assert_eq!(kinds(rest.movements(&w2).await), [("TRANSFER_IN".to_owned(), "SUCCESS".to_owned())]);
+    up.interrupt();
 }

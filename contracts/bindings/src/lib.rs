@@ -9,4 +9,4 @@ include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 pub mod deploy;
 pub mod toolchain;
 
-pub use deploy::{deploy_em_token, Deployment, TokenParams};
+pub use deploy::{deploy_cross_ledger_link, deploy_em_token, Deployment, LinkDeployment, TokenParams};
