@@ -114,6 +114,9 @@ struct RelayerArgs {
     /// Pause between passes when nothing moved, in milliseconds.
     #[arg(long, default_value_t = 200)]
     poll_ms: u64,
+    /// The most one cross-ledger transfer may move, in token minor units (more is revoked, reason 8).
+    #[arg(long, env = "EMLEDGER_CROSS_LEDGER_MAX_AMOUNT")]
+    max_amount: Option<u128>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -454,6 +457,7 @@ async fn main() -> anyhow::Result<()> {
             .context("the relayer signs as the platform: give --platform-key or --platform-keystore")?;
             let mut config = emledger_operations::crossledger::RelayerConfig::new(rpc_urls, signer);
             config.poll = std::time::Duration::from_millis(args.poll_ms.max(10));
+            config.max_amount = args.max_amount.map(alloy::primitives::U256::from);
             emledger_operations::crossledger::run(pool, config, shutdown_signal()).await?;
         }
         Command::Bank(BankCommand::Import { files, bank_iban, dlt_network }) => {

@@ -65,6 +65,7 @@ pub mod reason {
     pub const UNKNOWN_DESTINATION: u8 = 5;
     pub const INVALID_ORDER: u8 = 6;
     pub const DESTINATION_REFUSED: u8 = 7;
+    pub const ABOVE_LIMIT: u8 = 8;
 
     /// What a reason code means, for movements and the API.
     pub fn text(code: u8) -> &'static str {
@@ -76,6 +77,7 @@ pub mod reason {
             UNKNOWN_DESTINATION => "the destination network is not one of the platform's",
             INVALID_ORDER => "the order is invalid (zero amount or an unknown currency)",
             DESTINATION_REFUSED => "the destination network kept refusing the acceptance",
+            ABOVE_LIMIT => "the amount is above the platform's limit for one cross-ledger transfer",
             _ => "revoked by the destination network",
         }
     }
@@ -153,13 +155,23 @@ pub struct RelayerConfig {
     pub log_range: u64,
     /// Failed attempts of an acceptance before the transfer is revoked instead.
     pub max_accept_failures: i32,
+    /// The most one transfer may move (token minor units); `None`: no limit.
+    pub max_amount: Option<U256>,
     /// Settings of the per-network submitters.
     pub submitter: fn(String, PrivateKeySigner) -> SubmitterConfig,
 }
 
 impl RelayerConfig {
     pub fn new(rpc_urls: HashMap<String, String>, signer: PrivateKeySigner) -> Self {
-        Self { rpc_urls, signer, poll: Duration::from_millis(200), log_range: 2_000, max_accept_failures: 5, submitter: SubmitterConfig::new }
+        Self {
+            rpc_urls,
+            signer,
+            poll: Duration::from_millis(200),
+            log_range: 2_000,
+            max_accept_failures: 5,
+            max_amount: None,
+            submitter: SubmitterConfig::new,
+        }
     }
 }
 
@@ -632,6 +644,9 @@ impl Relayer {
     async fn checks(&self, t: &Transfer, dest: &Side) -> anyhow::Result<std::result::Result<(), u8>> {
         if t.amount.is_zero() || t.currency.is_empty() {
             return Ok(Err(reason::INVALID_ORDER));
+        }
+        if self.config.max_amount.is_some_and(|max| t.amount > max) {
+            return Ok(Err(reason::ABOVE_LIMIT));
         }
         let link = CrossLedgerLink::new(dest.link, &dest.provider);
         if !link.isChainActive(U256::from(t.origin)).call().await.context("isChainActive")? {

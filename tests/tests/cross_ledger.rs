@@ -29,6 +29,7 @@ use alloy::{
 use emledger_contracts::{CrossLedgerLink, EmToken};
 use emledger_operations::crossledger::{register_network, Network};
 use emledger_tests::stack::{emledger_bin, free_port, fresh_database, reconcile, test_state_dir, Chain, IndexerProcess};
+use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -180,6 +181,8 @@ fn relayer(db_url: &str, a: &Net, b_rpc: &str, b: &Net, fault: Option<&str>) -> 
         .arg(format!("{}={},{}={}", a.name, a.chain.rpc_url(), b.name, b_rpc))
         .arg("--poll-ms")
         .arg("50")
+        .arg("--max-amount")
+        .arg("5000")
         .env("EMLEDGER_PLATFORM_KEY", key)
         .env("EMLEDGER_RPC_TIMEOUT_MS", "2000")
         .env("RUST_LOG", "info,sqlx=warn")
@@ -216,7 +219,9 @@ async fn aborted(child: &mut Relayer, fault: &str) -> anyhow::Result<()> {
     let start = Instant::now();
     loop {
         if let Some(st) = child.0.try_wait()? {
-            anyhow::ensure!(!st.success(), "the relayer exited cleanly instead of aborting at {fault}");
+            use std::os::unix::process::ExitStatusExt;
+            // SIGABRT (6) is the fault point's abort; anything else is a relayer that failed
+            anyhow::ensure!(st.signal() == Some(6), "the relayer ended with {st} instead of aborting at {fault} (see relayer.log)");
             return Ok(());
         }
         anyhow::ensure!(start.elapsed() < Duration::from_secs(60), "the relayer never reached fault point {fault}");
@@ -411,8 +416,43 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
     assert_eq!(balances_agree(&pool, &a, alice_a).await?, ("7000".into(), "0".into()));
     assert_eq!(balances_agree(&pool, &b, alice_b).await?, ("3000".into(), "0".into()));
 
-    // reconcile clean on both networks
+    // 4. above the platform's limit (50.00): revoked with reason 8
+    let big = "xl-4";
+    order(&a, 1, big, 6_000, alice_b).await?;
+    wait_status(&pool, big, "REVOKED", Duration::from_secs(60)).await?;
+    let (reason,): (Option<i16>,) = sqlx::query_as("SELECT reason FROM cross_ledger_transfers WHERE operation_id = $1").bind(big).fetch_one(&pool).await?;
+    assert_eq!(reason, Some(8));
+    assert_eq!(a.token().balanceOnHold(alice_a).call().await?, U256::ZERO);
+
+    // 5. SIGKILL of the relayer at random moments until the transfer is done
     drop(live);
+    let random = "xl-5";
+    order(&a, 1, random, 700, alice_b).await?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(emledger_tests::stack::seed("cross_ledger_random_kills"));
+    let start = Instant::now();
+    let mut kills = 0;
+    loop {
+        let mut r = relayer(&db_url, &a, &b.chain.rpc_url(), &b, None)?;
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(50..400))).await;
+        if transfer_status(&pool, random).await?.is_some_and(|s| s.0 == "COMPLETED") {
+            break;
+        }
+        r.0.kill()?; // SIGKILL
+        let _ = r.0.wait();
+        kills += 1;
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "not COMPLETED after {kills} kills: {:?}", transfer_status(&pool, random).await?);
+    }
+    eprintln!("cross-ledger transfer {random} completed through {kills} SIGKILLs of the relayer");
+    let steps: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, status FROM operations WHERE chain_operation_id = $1 ORDER BY seq").bind(random).fetch_all(&pool).await?;
+    assert_eq!(steps.len(), 4, "each step once: {steps:?}");
+    assert!(steps.iter().all(|s| s.1 == "SUCCESS"), "{steps:?}");
+    assert_eq!(b.token().balanceOf(alice_b).call().await?, U256::from(3_700));
+    assert_eq!(supply(&a).await? + supply(&b).await?, total_before);
+    assert_eq!(balances_agree(&pool, &a, alice_a).await?, ("6300".into(), "0".into()));
+    assert_eq!(balances_agree(&pool, &b, alice_b).await?, ("3700".into(), "0".into()));
+
+    // reconcile clean on both networks
     drop(api);
     for n in [&a, &b] {
         let (clean, report) = reconcile(&n.chain.rpc_url(), &db_url, n.chain.deployment.address)?;
