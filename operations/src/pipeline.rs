@@ -150,6 +150,24 @@ pub async fn health(pool: &PgPool, submitter: &SubmitterState, stuck_after: std:
             reasons.push(format!("an operation has been {status} for {age:.0} s since it was accepted (threshold {} s)", stuck_after.as_secs()));
         }
     }
+    // cross-ledger transfers not finished long after they were ordered (a network
+    // or the relayer not moving them)
+    let (xl_age, xl_status): (Option<f64>, Option<String>) = sqlx::query_as(
+        "SELECT EXTRACT(EPOCH FROM now() - min(created_at))::float8, (array_agg(status ORDER BY created_at))[1]
+         FROM cross_ledger_transfers WHERE status NOT IN ('COMPLETED', 'REVOKED')",
+    )
+    .fetch_optional(pool)
+    .await?
+    .unwrap_or((None, None));
+    metrics::gauge!("emledger_cross_ledger_oldest_open_seconds").set(xl_age.unwrap_or(0.0));
+    if let (Some(age), Some(status)) = (xl_age, xl_status.as_deref()) {
+        if age > stuck_after.as_secs_f64() {
+            reasons.push(format!(
+                "a cross-ledger transfer has been open ({status}) for {age:.0} s since it was ordered (threshold {} s): is the relayer running and are both networks up?",
+                stuck_after.as_secs()
+            ));
+        }
+    }
     metrics::gauge!("emledger_pipeline_degraded").set(if reasons.is_empty() { 0.0 } else { 1.0 });
     Ok(PipelineHealth { status: if reasons.is_empty() { "UP" } else { "DEGRADED" }, reasons, oldest_unsettled_secs: oldest })
 }

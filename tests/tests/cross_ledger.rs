@@ -106,7 +106,7 @@ impl Api {
         let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
         let child = Command::new(emledger_bin())
             .args(["--database-url", db_url, "api", "--listen", &format!("127.0.0.1:{port}"), "--jwt-secret", "cross-ledger-tests"])
-            .args(["--rpc-url", &a.chain.rpc_url(), "--dlt-network", a.name])
+            .args(["--rpc-url", &a.chain.rpc_url(), "--dlt-network", a.name, "--stuck-after-secs", "10"])
             .env("EMLEDGER_PLATFORM_KEY", format!("0x{}", alloy::primitives::hex::encode(a.chain.platform.to_bytes())))
             .env("RUST_LOG", "info,sqlx=warn")
             .env_remove("EMLEDGER_FAULT")
@@ -409,8 +409,14 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
     tokio::time::sleep(Duration::from_secs(30)).await;
     let during = transfer_status(&pool, paused).await?;
     assert!(matches!(during.as_ref().map(|s| s.0.as_str()), Some("ORDERED")), "{during:?}");
+    // the stuck transfer shows on /health (threshold 10 s)
+    let (_, health) = api.get("/health").await;
+    assert_eq!(health["status"], "DEGRADED", "{health}");
+    assert!(health["reasons"].to_string().contains("cross-ledger transfer has been open (ORDERED)"), "{health}");
     assert!(Command::new("kill").args(["-CONT", &pid]).status()?.success());
     wait_status(&pool, paused, "COMPLETED", Duration::from_secs(60)).await?;
+    let (_, health) = api.get("/health").await;
+    assert!(!health["reasons"].to_string().contains("cross-ledger"), "{health}");
     assert_eq!(b.token().balanceOf(alice_b).call().await?, U256::from(3_000));
     assert_eq!(supply(&a).await? + supply(&b).await?, total_before);
     assert_eq!(balances_agree(&pool, &a, alice_a).await?, ("7000".into(), "0".into()));
