@@ -102,15 +102,9 @@ struct RelayerArgs {
     /// NAME=URL: the JSON-RPC endpoint of each recorded network (repeat the flag, or comma-separate).
     #[arg(long = "network-rpc", env = "EMLEDGER_NETWORK_RPCS", value_delimiter = ',', required = true)]
     network_rpc: Vec<String>,
-    /// The platform's private key (the links' cross-ledger operator). Never logged.
-    #[arg(long, env = "EMLEDGER_PLATFORM_KEY", hide_env_values = true)]
-    platform_key: Option<String>,
-    /// Or: the platform key from an encrypted keystore (`emledger keystore`).
-    #[arg(long, env = "EMLEDGER_PLATFORM_KEYSTORE")]
-    platform_keystore: Option<PathBuf>,
-    /// A file whose first line is the keystore's password (else EMLEDGER_PLATFORM_KEYSTORE_PASSWORD).
-    #[arg(long, env = "EMLEDGER_PLATFORM_KEYSTORE_PASSWORD_FILE")]
-    platform_keystore_password_file: Option<PathBuf>,
+    /// The platform key (the links' cross-ledger operator).
+    #[command(flatten)]
+    key: PlatformKeyArgs,
     /// Pause between passes when nothing moved, in milliseconds.
     #[arg(long, default_value_t = 200)]
     poll_ms: u64,
@@ -213,11 +207,11 @@ struct ChainArgs {
     dlt_network: String,
 }
 
-#[derive(Args, Debug)]
-struct DeployArgs {
-    #[command(flatten)]
-    chain: ChainArgs,
-    /// The platform's private key (operator, notary, minter, burner). Never logged.
+/// The platform's key: a hex private key or an encrypted keystore. Never logged
+/// (its `Debug` says only whether a key was given).
+#[derive(Args)]
+struct PlatformKeyArgs {
+    /// The platform's private key. Never logged.
     #[arg(long, env = "EMLEDGER_PLATFORM_KEY", hide_env_values = true)]
     platform_key: Option<String>,
     /// Or: the platform key from an encrypted keystore (`emledger keystore`).
@@ -226,6 +220,36 @@ struct DeployArgs {
     /// A file whose first line is the keystore's password (else EMLEDGER_PLATFORM_KEYSTORE_PASSWORD).
     #[arg(long, env = "EMLEDGER_PLATFORM_KEYSTORE_PASSWORD_FILE")]
     platform_keystore_password_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for PlatformKeyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformKeyArgs")
+            .field("platform_key", &self.platform_key.as_ref().map(|_| "<redacted>"))
+            .field("platform_keystore", &self.platform_keystore)
+            .field("platform_keystore_password_file", &self.platform_keystore_password_file)
+            .finish()
+    }
+}
+
+impl PlatformKeyArgs {
+    /// The signer, if a key was given.
+    fn signer(&self) -> anyhow::Result<Option<PrivateKeySigner>> {
+        emledger_operations::submitter::platform_signer(
+            self.platform_key.as_deref(),
+            self.platform_keystore.as_deref(),
+            self.platform_keystore_password_file.as_deref(),
+        )
+    }
+}
+
+#[derive(Args, Debug)]
+struct DeployArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The platform key (operator, notary, minter, burner).
+    #[command(flatten)]
+    key: PlatformKeyArgs,
     #[arg(long, default_value_t = 2)]
     decimals: u8,
     /// ISO 4217 currency code.
@@ -336,11 +360,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Deploy(args) => {
             let (pool, _cluster) = database(&cli).await?;
-            let signer: PrivateKeySigner = emledger_operations::submitter::platform_signer(
-                args.platform_key.as_deref(),
-                args.platform_keystore.as_deref(),
-                args.platform_keystore_password_file.as_deref(),
-            )?
+            let signer: PrivateKeySigner = args.key.signer()?
             .context("give the platform key: --platform-key or --platform-keystore")?;
             let provider = ProviderBuilder::new()
                 .wallet(EthereumWallet::from(signer.clone()))
@@ -449,11 +469,7 @@ async fn main() -> anyhow::Result<()> {
                 let (name, url) = pair.split_once('=').with_context(|| format!("--network-rpc {pair:?}: expected NAME=URL"))?;
                 rpc_urls.insert(name.trim().to_owned(), url.trim().to_owned());
             }
-            let signer = emledger_operations::submitter::platform_signer(
-                args.platform_key.as_deref(),
-                args.platform_keystore.as_deref(),
-                args.platform_keystore_password_file.as_deref(),
-            )?
+            let signer = args.key.signer()?
             .context("the relayer signs as the platform: give --platform-key or --platform-keystore")?;
             let mut config = emledger_operations::crossledger::RelayerConfig::new(rpc_urls, signer);
             config.poll = std::time::Duration::from_millis(args.poll_ms.max(10));
