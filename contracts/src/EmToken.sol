@@ -174,18 +174,37 @@ contract EmToken is Clearable, AccessControl {
     /// @param calls ABI-encoded calls (selector and arguments)
     /// @return failed how many calls reverted
     function batch(bytes[] calldata calls) external onlyRole(OPERATOR_ROLE) returns (uint256 failed) {
-        for (uint256 i = 0; i < calls.length; ++i) {
+        uint256 n = calls.length;
+        for (uint256 i = 0; i < n;) {
             bytes calldata call = calls[i];
             bool ok;
             bytes memory reason;
             if (_batchable(call)) {
-                (ok, reason) = address(this).delegatecall(call);
+                // The call is copied to the free memory without claiming it (every call reuses the
+                // same bytes) and its return data is read only when it failed: a batch's memory
+                // does not grow with its length.
+                assembly ("memory-safe") {
+                    let ptr := mload(0x40)
+                    calldatacopy(ptr, call.offset, call.length)
+                    ok := delegatecall(gas(), address(), ptr, call.length, 0, 0)
+                    if iszero(ok) {
+                        reason := ptr
+                        mstore(reason, returndatasize())
+                        returndatacopy(add(reason, 0x20), 0, returndatasize())
+                        mstore(0x40, and(add(add(reason, 0x3f), returndatasize()), not(0x1f)))
+                    }
+                }
             } else {
                 reason = abi.encodeWithSignature("Error(string)", "Call not allowed in a batch");
             }
             if (!ok) {
                 emit BatchCallFailed(i, _firstString(call), reason);
-                ++failed;
+                unchecked {
+                    ++failed;
+                }
+            }
+            unchecked {
+                ++i;
             }
         }
     }
