@@ -303,9 +303,13 @@ contract EmToken is Clearable, AccessControl {
     /// @dev Whether `call` may run inside {batch}.
     function _batchable(bytes calldata call) private pure returns (bool) {
         if (call.length < 4) return false;
-        bytes4 s = bytes4(call[:4]);
-        return s == this.mint.selector || s == this.burn.selector || s == this.burnHeld.selector
-            || s == this.operatorTransfer.selector || s == this.holdFrom.selector
+        bytes4 s;
+        assembly ("memory-safe") {
+            s := and(calldataload(call.offset), shl(224, 0xffffffff))
+        }
+        // operatorTransfer first: the platform's most frequent call
+        return s == this.operatorTransfer.selector || s == this.mint.selector || s == this.burn.selector
+            || s == this.burnHeld.selector || s == this.holdFrom.selector
             || s == this.holdFromWithExpirationDate.selector || s == this.executeHold.selector
             || s == this.executeHoldAndKeepOpen.selector || s == this.releaseHold.selector
             || s == this.renewHold.selector || s == this.renewHoldWithExpirationDate.selector
