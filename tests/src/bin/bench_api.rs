@@ -28,7 +28,8 @@
 //!
 //! Run: `scripts/bench-api [--chain alastria] [--quick]` (release build). Env:
 //! `BENCH_OPS` (default 3000; 300 with `--quick`), `BENCH_CONCURRENCY` (64),
-//! `BENCH_WALLETS` (16 source wallets; 4), `BENCH_PACED_OPS` (1000; 100),
+//! `BENCH_WALLETS` (128 source wallets; 32), `BENCH_TARGETS` (as many target
+//! wallets), `BENCH_PACED_OPS` (1000; 100),
 //! `BENCH_BATCH_SIZE` (the API's default, 64), `BENCH_PG_CONNECTIONS` (16, the
 //! API's pool), `BENCH_CHAIN` (`anvil` or `alastria`), `BENCH_QUICK=1`.
 //! Nothing it starts outlives it, also on an error or Ctrl-C (see `bench_common`).
@@ -103,7 +104,7 @@ fn parse_args() -> anyhow::Result<(ChainMode, bool)> {
             "--quick" => quick = true,
             _ if a.starts_with("--chain=") => chain = a["--chain=".len()..].to_owned(),
             "-h" | "--help" => {
-                println!("bench_api [--chain anvil|alastria] [--quick]   (env: BENCH_CHAIN, BENCH_QUICK, BENCH_OPS, BENCH_CONCURRENCY, BENCH_WALLETS, BENCH_PACED_OPS, BENCH_BATCH_SIZE, BENCH_PG_CONNECTIONS)");
+                println!("bench_api [--chain anvil|alastria] [--quick]   (env: BENCH_CHAIN, BENCH_QUICK, BENCH_OPS, BENCH_CONCURRENCY, BENCH_WALLETS, BENCH_TARGETS, BENCH_PACED_OPS, BENCH_BATCH_SIZE, BENCH_PG_CONNECTIONS)");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (bench_api [--chain anvil|alastria] [--quick])"),
@@ -185,14 +186,15 @@ async fn raw_transfers(
     Ok(rate)
 }
 
-/// Transfers through the API from `sources` (round robin) to `target`, `concurrency`
+/// Transfers through the API from `sources` to `targets` (round robin: transfer
+/// `i` from source `i mod S` to target `i mod T`), `concurrency`
 /// requests at once, each with its own Idempotency-Key (so the idempotency claim
 /// and answer are part of every accept), each optionally paced at `rate`/s;
 /// returns the accept times.
 async fn api_transfers(
     stack: &MoneyStack,
     sources: &[String],
-    target: &str,
+    targets: &[String],
     n: usize,
     concurrency: usize,
     rate: Option<f64>,
@@ -203,6 +205,7 @@ async fn api_transfers(
     futures::stream::iter(0..n)
         .map(|i| {
             let from = sources[i % sources.len()].clone();
+            let target = targets[i % targets.len()].clone();
             let key = format!("{label}-{run}-{i}");
             async move {
                 if let Some(rate) = rate {
@@ -256,9 +259,9 @@ struct Saturated {
     ids: Vec<Uuid>,
 }
 
-async fn saturate(stack: &MoneyStack, sources: &[String], target: &str, n: usize, concurrency: usize, label: &str) -> anyhow::Result<Saturated> {
+async fn saturate(stack: &MoneyStack, sources: &[String], targets: &[String], n: usize, concurrency: usize, label: &str) -> anyhow::Result<Saturated> {
     let start = Instant::now();
-    let accepted = api_transfers(stack, sources, target, n, concurrency, None, label).await;
+    let accepted = api_transfers(stack, sources, targets, n, concurrency, None, label).await;
     let accepted_in = start.elapsed().as_secs_f64();
     let ids: Vec<Uuid> = accepted.iter().map(|(id, _)| *id).collect();
     let (_, failed) = settled(stack, &ids).await?;
@@ -372,7 +375,7 @@ struct PgFacts {
 /// money.rs `debit_pair` → wallet.rs `wallet_facts`, `check_available`,
 /// `insert_operation`, `insert_movement` ×2), one transaction per transfer,
 /// `connections` connections at once. Returns (rate, refused by the pre-check).
-async fn raw_accepts(db_url: &str, f: Arc<PgFacts>, sources: Arc<Vec<Uuid>>, target: Uuid, n: usize, connections: usize) -> anyhow::Result<(f64, usize)> {
+async fn raw_accepts(db_url: &str, f: Arc<PgFacts>, sources: Arc<Vec<Uuid>>, targets: Arc<Vec<Uuid>>, n: usize, connections: usize) -> anyhow::Result<(f64, usize)> {
     let mut conns = Vec::new();
     for _ in 0..connections {
         conns.push(sqlx::PgConnection::connect(db_url).await?);
@@ -383,14 +386,14 @@ async fn raw_accepts(db_url: &str, f: Arc<PgFacts>, sources: Arc<Vec<Uuid>>, tar
     let start = Instant::now();
     let mut tasks = Vec::new();
     for mut conn in conns {
-        let (f, sources, next, refused, run) = (f.clone(), sources.clone(), next.clone(), refused.clone(), run.clone());
+        let (f, sources, targets, next, refused, run) = (f.clone(), sources.clone(), targets.clone(), next.clone(), refused.clone(), run.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= n {
                     return anyhow::Ok(());
                 }
-                if !raw_accept_one(&mut conn, &f, sources[i % sources.len()], target, &format!("pg-{run}-{i}"), i).await? {
+                if !raw_accept_one(&mut conn, &f, sources[i % sources.len()], targets[i % targets.len()], &format!("pg-{run}-{i}"), i).await? {
                     refused.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -554,7 +557,10 @@ async fn bench() -> anyhow::Result<()> {
     let alastria = mode == ChainMode::Alastria;
     let n = env_or("BENCH_OPS", if quick { 300 } else { 3000 });
     let concurrency = env_or("BENCH_CONCURRENCY", 64);
-    let sources_n = env_or("BENCH_WALLETS", if quick { 4 } else { 16 }).max(1);
+    // Many distinct payers and payees, as on a real platform: a batch touching a
+    // few accounts again and again pays warm storage and would understate gas.
+    let sources_n = env_or("BENCH_WALLETS", if quick { 32 } else { 128 }).max(1);
+    let targets_n = env_or("BENCH_TARGETS", sources_n).max(1);
     let paced_n = env_or("BENCH_PACED_OPS", if quick { 100 } else { 1000 });
     let batch_size = env_or("BENCH_BATCH_SIZE", 64);
     let pg_connections = env_or("BENCH_PG_CONNECTIONS", 16).max(1);
@@ -609,8 +615,15 @@ async fn bench() -> anyhow::Result<()> {
         sources.push(w);
         source_addrs.push(a);
     }
-    let (target, target_addr) = stack.wallet().await;
-    let each = format!("{}.00", (2 * n + paced_n) / sources_n / 100 + 10);
+    let mut targets = Vec::new();
+    let mut target_addrs = Vec::new();
+    for _ in 0..targets_n {
+        let (w, a) = stack.wallet().await;
+        targets.push(w);
+        target_addrs.push(a);
+    }
+    // the unbatched, batched and raw Postgres runs take n each, the paced one paced_n
+    let each = format!("{}.00", (3 * n + paced_n) / sources_n / 100 + 10);
     futures::future::join_all(sources.iter().map(|w| stack.fund(w, &each))).await;
 
     // an anvil account as a dApp user for the raw rate, funded through the API too
@@ -633,13 +646,13 @@ async fn bench() -> anyhow::Result<()> {
     } else {
         format!("anvil, automine, EIP-1559, block gas limit {gas_limit}")
     };
-    println!("== {chain_desc}; one platform signer; {n} transfers per run, {concurrency} requests in flight, {sources_n} source wallets ==");
+    println!("== {chain_desc}; one platform signer; {n} transfers per run, {concurrency} requests in flight, {sources_n} source and {targets_n} target wallets ==");
     println!("== raw EmToken transfers straight to anvil, one signer, {lone_window} in flight, no per-receipt polling ==");
     let raw_rate = raw_transfers(&stack.chain, &raw_sender, stack.chain.account(6).address(), n, lone_window, legacy_price).await?;
     println!("raw: {raw_rate:.0} mined tx/s");
 
     println!("== API, unbatched (--batch-size 1, --max-in-flight {lone_window}) ==");
-    let unb = saturate(&stack, &sources, &target, n, concurrency, "unbatched").await?;
+    let unb = saturate(&stack, &sources, &targets, n, concurrency, "unbatched").await?;
     let unb_gas = gas_of(&stack, &unb.ids).await?;
     println!("unbatched gas: {} transactions, {} operations, {:.0} gas per operation", unb_gas.txs, unb_gas.ops, unb_gas.per_op());
 
@@ -647,7 +660,7 @@ async fn bench() -> anyhow::Result<()> {
     stack.restart_api(batched.clone()).await?;
     let pid = api_pid(&stack)?;
     let rss_before = rss_mb(pid, "VmRSS:");
-    let bat = saturate(&stack, &sources, &target, n, concurrency, "batched").await?;
+    let bat = saturate(&stack, &sources, &targets, n, concurrency, "batched").await?;
     let rss_after = rss_mb(pid, "VmRSS:");
     let bat_gas = gas_of(&stack, &bat.ids).await?;
     println!(
@@ -660,7 +673,7 @@ async fn bench() -> anyhow::Result<()> {
 
     let paced_rate = (bat.settled_rate / 2.0).max(1.0);
     println!("== API latency at a paced {paced_rate:.0} transfers/s (50% of the batched peak), {paced_n} requests ==");
-    let paced = api_transfers(&stack, &sources, &target, paced_n, 1024, Some(paced_rate), "paced").await;
+    let paced = api_transfers(&stack, &sources, &targets, paced_n, 1024, Some(paced_rate), "paced").await;
     let ids: Vec<Uuid> = paced.iter().map(|(id, _)| *id).collect();
     let (settled_at, failed) = settled(&stack, &ids).await?;
     let mut lat: Vec<f64> = paced
@@ -685,7 +698,7 @@ async fn bench() -> anyhow::Result<()> {
     let lone_gas = lone_operator_transfer(
         &stack,
         source_addrs[0].parse()?,
-        target_addr.parse()?,
+        target_addrs[0].parse()?,
         minor.parse::<U256>()?,
         legacy_price,
     )
@@ -705,7 +718,8 @@ async fn bench() -> anyhow::Result<()> {
         minor,
     });
     let source_ids: Vec<Uuid> = sources.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
-    let (pg_rate, pg_refused) = raw_accepts(&stack.db_url, facts, Arc::new(source_ids), target.parse()?, n, pg_connections).await?;
+    let target_ids: Vec<Uuid> = targets.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
+    let (pg_rate, pg_refused) = raw_accepts(&stack.db_url, facts, Arc::new(source_ids), Arc::new(target_ids), n, pg_connections).await?;
     println!("raw Postgres: {n} transfers stored in {:.2} s: {pg_rate:.0} accepted ops/s ({pg_refused} refused by the balance pre-check; synchronous_commit={sync_commit}, fsync={fsync})", n as f64 / pg_rate);
     if pg_refused > 0 {
         bail!("the raw client's balance pre-check refused {pg_refused} transfers: fund the wallets more");
