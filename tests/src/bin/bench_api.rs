@@ -28,7 +28,7 @@
 //!
 //! Run: `scripts/bench-api [--chain alastria] [--quick]` (release build). Env:
 //! `BENCH_OPS` (default 3000; 300 with `--quick`), `BENCH_CONCURRENCY` (64),
-//! `BENCH_WALLETS` (128 source wallets; 32), `BENCH_TARGETS` (as many target
+//! `BENCH_WALLETS` (128 source wallets; 64), `BENCH_TARGETS` (as many target
 //! wallets), `BENCH_PACED_OPS` (1000; 100),
 //! `BENCH_BATCH_SIZE` (the API's default, 64), `BENCH_PG_CONNECTIONS` (16, the
 //! API's pool), `BENCH_CHAIN` (`anvil` or `alastria`), `BENCH_QUICK=1`.
@@ -559,7 +559,7 @@ async fn bench() -> anyhow::Result<()> {
     let concurrency = env_or("BENCH_CONCURRENCY", 64);
     // Many distinct payers and payees, as on a real platform: a batch touching a
     // few accounts again and again pays warm storage and would understate gas.
-    let sources_n = env_or("BENCH_WALLETS", if quick { 32 } else { 128 }).max(1);
+    let sources_n = env_or("BENCH_WALLETS", if quick { 64 } else { 128 }).max(1);
     let targets_n = env_or("BENCH_TARGETS", sources_n).max(1);
     let paced_n = env_or("BENCH_PACED_OPS", if quick { 100 } else { 1000 });
     let batch_size = env_or("BENCH_BATCH_SIZE", 64);
@@ -647,6 +647,12 @@ async fn bench() -> anyhow::Result<()> {
         format!("anvil, automine, EIP-1559, block gas limit {gas_limit}")
     };
     println!("== {chain_desc}; one platform signer; {n} transfers per run, {concurrency} requests in flight, {sources_n} source and {targets_n} target wallets ==");
+    if sources_n.min(targets_n) < batch_size {
+        println!(
+            "note: fewer source or target wallets ({sources_n}, {targets_n}) than operations in a batch ({batch_size}): \
+             batched operations touch the same accounts again (warm storage), so gas per batched operation is understated"
+        );
+    }
     println!("== raw EmToken transfers straight to anvil, one signer, {lone_window} in flight, no per-receipt polling ==");
     let raw_rate = raw_transfers(&stack.chain, &raw_sender, stack.chain.account(6).address(), n, lone_window, legacy_price).await?;
     println!("raw: {raw_rate:.0} mined tx/s");
