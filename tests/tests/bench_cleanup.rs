@@ -228,13 +228,16 @@ fn bench_indexer_leaves_nothing_running() {
     let o = run(bench, &tiny, Disturb::None, limit);
     assert!(o.status.success(), "bench_indexer failed: {}", o.status);
     assert!(o.stdout.iter().any(|l| l.starts_with("A: emledger / node")), "no summary");
-    assert!(saw(&o, &["anvil"]) && saw(&o, &["emledger", "indexer"]) && saw(&o, &["postgres", "pgdata"]), "{:#?}", o.seen);
+    // the watcher saw what lives all run long (the tiny run's `emledger` processes may
+    // come and go between two looks on a loaded machine)
+    assert!(saw(&o, &["anvil"]) && saw(&o, &["postgres", "pgdata"]), "{:#?}", o.seen);
     if ponder {
         assert!(saw(&o, &["ponder", "start"]), "Ponder never ran: {:#?}", o.seen);
     }
 
-    // Ctrl-C (the whole process group) while the last thing it starts runs (Ponder, else the indexer)
-    let words: &'static [&'static str] = if ponder { &["ponder", "start"] } else { &["emledger", "indexer"] };
+    // Ctrl-C (the whole process group) mid-run: while Ponder runs, else while its anvil
+    // does (the tiny run's indexer may be gone before a look sees it)
+    let words: &'static [&'static str] = if ponder { &["ponder", "start"] } else { &["anvil"] };
     let o = run(bench, &tiny, Disturb::SigintWhen { line: "run 1/1 node", words, group: true }, limit);
     assert_eq!(o.status.code(), Some(130), "exit after SIGINT: {}", o.status);
 

@@ -36,8 +36,24 @@ pub fn run<F: Future<Output = anyhow::Result<()>>>(bench: F) -> ExitCode {
             r = bench => match r {
                 Ok(()) => return 0u8,
                 Err(e) => {
-                    eprintln!("benchmark failed: {e:#}");
-                    return 1;
+                    // a Ctrl-C reaches the whole process group: a child may die of it
+                    // (and fail the benchmark) a moment before our own handler runs
+                    let interrupted = tokio::select! {
+                        _ = int.recv() => Some(("SIGINT", 130)),
+                        _ = term.recv() => Some(("SIGTERM", 143)),
+                        _ = hup.recv() => Some(("SIGHUP", 129)),
+                        _ = tokio::time::sleep(Duration::from_millis(300)) => None,
+                    };
+                    match interrupted {
+                        Some(signal) => {
+                            eprintln!("benchmark stopped by {} ({e:#})", signal.0);
+                            signal
+                        }
+                        None => {
+                            eprintln!("benchmark failed: {e:#}");
+                            return 1;
+                        }
+                    }
                 }
             },
             _ = int.recv() => ("SIGINT", 130),
