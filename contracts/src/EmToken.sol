@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {PackedERC20} from "./PackedERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Holdable} from "./Holdable.sol";
 import {Clearable} from "./Clearable.sol";
@@ -26,7 +26,8 @@ import {Clearable} from "./Clearable.sol";
 ///
 /// Freeze (COMPLIANCE_ROLE): a frozen account can neither send nor receive tokens (including
 /// mint, burn and hold executions) nor be the payer or payee of a new hold. Its existing holds
-/// can still be released.
+/// can still be released. The flag is kept in the account's {PackedERC20.Account} slot, next to its
+/// balance and held balance, so a transfer reads one storage slot per account.
 contract EmToken is Clearable, AccessControl {
     /// @notice May {mint}.
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
@@ -43,7 +44,6 @@ contract EmToken is Clearable, AccessControl {
 
     uint8 private immutable _decimals;
     string private _currency;
-    mapping(address account => bool) private _frozen;
 
     /// @notice `value` was minted to `to` for the platform operation `operationId`.
     event Minted(string operationId, address indexed to, uint256 value);
@@ -76,7 +76,7 @@ contract EmToken is Clearable, AccessControl {
         string memory currency_,
         address admin,
         address platform
-    ) ERC20(name_, symbol_) {
+    ) PackedERC20(name_, symbol_) {
         require(admin != address(0), "Admin address must not be zero address");
         require(platform != address(0), "Platform address must not be zero address");
         _decimals = decimals_;
@@ -226,16 +226,16 @@ contract EmToken is Clearable, AccessControl {
     /// @notice Freezes `account`: it can neither send nor receive. Reverts if already frozen.
     /// @param account the account
     function freeze(address account) external onlyRole(COMPLIANCE_ROLE) {
-        require(!_frozen[account], "Account is already frozen");
-        _frozen[account] = true;
+        require(!_accounts[account].frozen, "Account is already frozen");
+        _accounts[account].frozen = true;
         emit AccountFrozen(account);
     }
 
     /// @notice Unfreezes `account`. Reverts if not frozen.
     /// @param account the account
     function unfreeze(address account) external onlyRole(COMPLIANCE_ROLE) {
-        require(_frozen[account], "Account is not frozen");
-        _frozen[account] = false;
+        require(_accounts[account].frozen, "Account is not frozen");
+        _accounts[account].frozen = false;
         emit AccountUnfrozen(account);
     }
 
@@ -243,7 +243,7 @@ contract EmToken is Clearable, AccessControl {
     /// @param account the account
     /// @return true if frozen
     function isFrozen(address account) external view returns (bool) {
-        return _frozen[account];
+        return _accounts[account].frozen;
     }
 
     // ---------------------------------------------------------------------------------------
@@ -288,15 +288,15 @@ contract EmToken is Clearable, AccessControl {
 
     /// @dev Neither party of a new hold may be frozen.
     function _checkHoldParties(address from, address to) internal view virtual override {
-        require(!_frozen[from], "Payer account is frozen");
-        require(!_frozen[to], "Payee account is frozen");
+        require(!_accounts[from].frozen, "Payer account is frozen");
+        require(!_accounts[to].frozen, "Payee account is frozen");
     }
 
     /// @dev Every token movement: not paused, neither side frozen, only available funds.
     function _update(address from, address to, uint256 value) internal virtual override {
         _requireNotPaused();
-        if (from != address(0)) require(!_frozen[from], "Sender account is frozen");
-        if (to != address(0)) require(!_frozen[to], "Recipient account is frozen");
+        if (from != address(0)) require(!_accounts[from].frozen, "Sender account is frozen");
+        if (to != address(0)) require(!_accounts[to].frozen, "Recipient account is frozen");
         super._update(from, to, value);
     }
 

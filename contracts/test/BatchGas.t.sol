@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {EmTokenTestBase} from "./utils/EmTokenTestBase.sol";
 import {EmToken} from "../src/EmToken.sol";
 
-/// @dev Gas of {EmToken.batch} at 1, 10 and 100 inner operatorTransfer calls and of a lone
+/// @dev Gas of {EmToken.batch} at 1, 10, 64 (the platform's batch size) and 100 inner operatorTransfer calls and of a lone
 /// operatorTransfer, recorded in `.gas-snapshot` (issue 21 item 4).
 ///
 /// Every transfer has the same shape, lone or batched: its own payer and payee (100 of each,
@@ -98,6 +98,10 @@ contract BatchGasTest is EmTokenTestBase {
         _batch(10);
     }
 
+    function test_gas_batch_064() public {
+        _batch(64);
+    }
+
     function test_gas_batch_100() public {
         _batch(100);
     }
@@ -128,6 +132,11 @@ contract BatchGasTest is EmTokenTestBase {
 
     function test_report_batch_010() public {
         _reportBatch(10);
+    }
+
+    /// @dev 64: the batch size the platform sends.
+    function test_report_batch_064() public {
+        _reportBatch(64);
     }
 
     function test_report_batch_100() public {
