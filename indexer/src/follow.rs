@@ -222,6 +222,7 @@ async fn run_once(
     let mut currency_tried: Option<Instant> = None;
 
     let mut heads = HeadSignal::new(&config).await;
+    let mut next_head: Option<Header> = None;
     let mut range = config.initial_range.max(1);
     let mut last_report = Instant::now();
     let mut reported_events = metrics.events.load(Ordering::Relaxed);
@@ -244,6 +245,25 @@ async fn run_once(
         if !currency_recorded && currency_tried.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
             currency_tried = Some(Instant::now());
             currency_recorded = record_currency(&pool, &provider, &target).await;
+        }
+        // Live fast path: the head the websocket just announced is the next block
+        // and its parent is the block we stand on, so the chain we indexed is its
+        // ancestry: one `eth_getLogs` by block hash, then the write. (Without it a
+        // block costs the head, the cursor's canonical hash, the header and the
+        // logs: four round trips before the write.) A reorg racing it is caught by
+        // the canonical-cursor check of the next turn, as on the slow path.
+        if let Some(head) = next_head.take() {
+            if config.confirmations == 0 && head.number == cursor.block_number + 1 && head.parent_hash == cursor.block_hash {
+                let filter = Filter::new().address(target.contract).at_block_hash(head.hash);
+                match provider.get_logs(&filter).await {
+                    Ok(logs) => {
+                        metrics.head.fetch_max(head.number, Ordering::Relaxed);
+                        write(&pool, &provider, &target, &metrics, Fetched { from: head.number, to: head, logs }).await?;
+                        continue;
+                    }
+                    Err(e) => debug!(block = head.number, error = %e, "eth_getLogs by block hash failed; taking the slow path"),
+                }
+            }
         }
         let chain_head = match provider.get_block_number().await {
             Ok(h) => h,
@@ -281,7 +301,7 @@ async fn run_once(
 
         if cursor.block_number >= safe {
             tokio::select! {
-                _ = heads.wait(config.poll_interval) => {}
+                h = heads.wait(config.poll_interval) => next_head = h,
                 _ = shutdown.changed() => {}
             }
             continue;
@@ -523,41 +543,74 @@ async fn handle_reorg(pool: &PgPool, provider: &DynProvider, target: &Target, me
     Ok(())
 }
 
-/// Wakes the loop on a new head: a websocket subscription when configured,
-/// a poll interval otherwise.
+/// Wakes the loop on a new head: a websocket subscription when configured
+/// (which also hands over the head), a poll interval otherwise.
 struct HeadSignal {
-    stream: Option<futures::stream::BoxStream<'static, ()>>,
+    stream: Option<futures::stream::BoxStream<'static, Header>>,
     _provider: Option<DynProvider>,
+    url: Option<String>,
+    /// When the subscription was last tried (it is tried again every 10 s while polling).
+    tried: Instant,
 }
 
 impl HeadSignal {
     async fn new(config: &FollowConfig) -> Self {
-        if let Some(url) = &config.ws_url {
-            match Self::subscribe(url).await {
-                Ok((provider, stream)) => {
-                    info!(%url, "following new heads by websocket subscription");
-                    return Self { stream: Some(stream), _provider: Some(provider) };
-                }
-                Err(e) => warn!(%url, error = %e, "websocket subscription unavailable; polling"),
-            }
-        }
-        Self { stream: None, _provider: None }
+        let mut signal = Self { stream: None, _provider: None, url: config.ws_url.clone(), tried: Instant::now() };
+        signal.resubscribe().await;
+        signal
     }
 
-    async fn subscribe(url: &str) -> anyhow::Result<(DynProvider, futures::stream::BoxStream<'static, ()>)> {
+    async fn resubscribe(&mut self) {
+        let Some(url) = self.url.clone() else { return };
+        self.tried = Instant::now();
+        match tokio::time::timeout(Duration::from_secs(2), Self::subscribe(&url)).await {
+            Ok(Ok((provider, stream))) => {
+                info!(%url, "following new heads by websocket subscription");
+                self.stream = Some(stream);
+                self._provider = Some(provider);
+            }
+            Ok(Err(e)) => warn!(%url, error = %e, "websocket subscription unavailable; polling"),
+            Err(_) => warn!(%url, "websocket subscription timed out; polling"),
+        }
+    }
+
+    async fn subscribe(url: &str) -> anyhow::Result<(DynProvider, futures::stream::BoxStream<'static, Header>)> {
         use alloy::providers::{ProviderBuilder, WsConnect};
         let provider = ProviderBuilder::new().connect_ws(WsConnect::new(url)).await?.erased();
         let sub = provider.subscribe_blocks().await?;
-        Ok((provider, sub.into_stream().map(|_| ()).boxed()))
+        let heads = sub.into_stream().map(|h| Header {
+            number: h.inner.number,
+            hash: h.hash,
+            parent_hash: h.inner.parent_hash,
+            timestamp: h.inner.timestamp,
+        });
+        Ok((provider, heads.boxed()))
     }
 
-    async fn wait(&mut self, poll: Duration) {
+    /// The next announced head, if the subscription gave one.
+    async fn wait(&mut self, poll: Duration) -> Option<Header> {
         match &mut self.stream {
-            Some(s) => {
-                // fall back to the poll interval if the socket goes quiet or dies
-                let _ = tokio::time::timeout(poll.max(Duration::from_secs(1)), s.next()).await;
+            Some(s) => match tokio::time::timeout(poll.max(Duration::from_secs(1)), s.next()).await {
+                Ok(Some(head)) => Some(head),
+                // quiet for a while: look anyway
+                Err(_) => None,
+                // the socket died (the node restarted): poll from now on, rather than
+                // spinning on an ended stream
+                Ok(None) => {
+                    warn!("the new-heads subscription ended; polling every {poll:?}");
+                    self.stream = None;
+                    self._provider = None;
+                    tokio::time::sleep(poll).await;
+                    None
+                }
+            },
+            None => {
+                tokio::time::sleep(poll).await;
+                if self.url.is_some() && self.tried.elapsed() > Duration::from_secs(10) {
+                    self.resubscribe().await;
+                }
+                None
             }
-            None => tokio::time::sleep(poll).await,
         }
     }
 }
