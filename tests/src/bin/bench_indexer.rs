@@ -394,6 +394,40 @@ async fn ponder(s: &Setup, events: u64, end_block: u64, database_url: &str) -> a
     Ok(Some(serde_json::from_str(line)?))
 }
 
+// ---- Postgres alone
+
+/// The tables emledger's indexer fills while backfilling.
+const READ_MODEL_TABLES: [&str; 6] = ["chain_events", "movements", "balances", "holds", "clearable_transfers", "chain_blocks"];
+
+/// Postgres' own ceiling for writing this read model: the rows the indexer
+/// wrote, inserted server-side (`INSERT … SELECT`: no client, no network, no
+/// parsing, no decoding) into empty copies of the same tables with the same
+/// indexes, in one durable transaction. No indexer that writes these rows can
+/// beat it on this cluster. Returns (seconds, rows).
+async fn postgres_ceiling(pool: &PgPool) -> anyhow::Result<(f64, i64)> {
+    let mut conn = pool.acquire().await?;
+    for t in READ_MODEL_TABLES {
+        sqlx::query(&format!("DROP TABLE IF EXISTS bench_copy_{t}")).execute(&mut *conn).await?;
+        sqlx::query(&format!("CREATE TABLE bench_copy_{t} (LIKE {t} INCLUDING DEFAULTS INCLUDING INDEXES INCLUDING CONSTRAINTS)"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    let (sync_commit,): (String,) = sqlx::query_as("SELECT current_setting('synchronous_commit')").fetch_one(&mut *conn).await?;
+    anyhow::ensure!(sync_commit == "on", "synchronous_commit is {sync_commit}: the ceiling would not be durable");
+    let started = Instant::now();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut rows = 0;
+    for t in READ_MODEL_TABLES {
+        rows += sqlx::query(&format!("INSERT INTO bench_copy_{t} SELECT * FROM {t}")).execute(&mut *tx).await?.rows_affected() as i64;
+    }
+    tx.commit().await?;
+    let secs = started.elapsed().as_secs_f64();
+    for t in READ_MODEL_TABLES {
+        sqlx::query(&format!("DROP TABLE bench_copy_{t}")).execute(&mut *conn).await?;
+    }
+    Ok((secs, rows))
+}
+
 // ---- live
 
 async fn live_latency(s: &Setup, pool: &PgPool, n: usize) -> anyhow::Result<(f64, f64)> {
@@ -491,6 +525,7 @@ async fn bench() -> anyhow::Result<()> {
         let (mut node, mut ours, mut ours_startup, mut ours_rss) = (vec![], vec![], vec![], vec![]);
         let (mut theirs, mut theirs_startup, mut theirs_rss) = (vec![], vec![], vec![]);
         let (mut ours_after, mut theirs_after) = (vec![], vec![]);
+        let mut pg = vec![];
         let mut last_pool = None;
         for r in 1..=runs {
             let (rate, ranges, single) = node_rate(&s.anvil.endpoint(), s.token, s.deploy_block, end_block, total).await?;
@@ -511,6 +546,14 @@ async fn bench() -> anyhow::Result<()> {
             ours.push(total as f64 / run.seconds);
             ours_startup.push(run.startup);
             ours_rss.push(run.rss_mb);
+            let (pg_secs, pg_rows) = postgres_ceiling(&pool).await?;
+            println!(
+                "run {r}/{runs} postgres: the same {pg_rows} read-model rows inserted server-side into empty copies of its tables (indexes included), \
+                 one durable transaction: {pg_secs:.2} s = {:.0} events/s, {:.2} of the node's rate",
+                total as f64 / pg_secs,
+                total as f64 / pg_secs / rate
+            );
+            pg.push(total as f64 / pg_secs);
             let (movements,): (i64,) = sqlx::query_as("SELECT count(*) FROM movements").fetch_one(&pool).await?;
             if r == runs {
                 println!("emledger: {movements} movement rows");
@@ -554,6 +597,13 @@ async fn bench() -> anyhow::Result<()> {
         summary.push(format!("{w_name}: {}", fmt_stats("emledger w/o start-up", &ours_after, "events/s")));
         summary.push(format!("{w_name}: {}", fmt_stats("emledger peak RSS    ", &ours_rss, "MiB")));
         summary.push(format!("{w_name}: emledger / node = {:.3} (fraction of the node's eth_getLogs rate; target >= 0.5)", ours_med / node_med));
+        let pg_med = median_spread(&pg).0;
+        summary.push(format!("{w_name}: {}", fmt_stats("postgres alone       ", &pg, "events/s")));
+        summary.push(format!(
+            "{w_name}: postgres alone / node = {:.3} (the most any indexer writing this read model could reach here); emledger / postgres alone = {:.2}",
+            pg_med / node_med,
+            ours_med / pg_med
+        ));
         if !theirs.is_empty() {
             let theirs_med = median_spread(&theirs).0;
             summary.push(format!("{w_name}: {}", fmt_stats("ponder               ", &theirs, "events/s")));
