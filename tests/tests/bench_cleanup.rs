@@ -228,6 +228,7 @@ fn bench_indexer_leaves_nothing_running() {
     let o = run(bench, &tiny, Disturb::None, limit);
     assert!(o.status.success(), "bench_indexer failed: {}", o.status);
     assert!(o.stdout.iter().any(|l| l.starts_with("A: emledger / node")), "no summary");
+    assert!(o.stdout.iter().any(|l| l.starts_with("A: postgres alone / node")), "no Postgres-alone ceiling");
     // the watcher saw what lives all run long (the tiny run's `emledger` processes may
     // come and go between two looks on a loaded machine)
     assert!(saw(&o, &["anvil"]) && saw(&o, &["postgres", "pgdata"]), "{:#?}", o.seen);
