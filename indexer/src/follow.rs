@@ -248,31 +248,27 @@ async fn run_once(
             currency_tried = Some(Instant::now());
             currency_recorded = record_currency(&pool, &provider, &target).await;
         }
-        // Live fast path: the head the websocket just announced is the next block
-        // and its parent is the block we stand on, so the chain we indexed is its
-        // ancestry: one `eth_getLogs` by block hash, then the write. (Without it a
-        // block costs the head, the cursor's canonical hash, the header and the
-        // logs: four round trips before the write.) A reorg racing it is caught by
-        // the canonical-cursor check of the next turn, as on the slow path.
+        // Live fast path: the head the websocket announced is the next block, its
+        // parent is the block we stand on, and it is canonical now (a head queued
+        // on the socket may come from a branch a reorg has since dropped, and nodes
+        // still serve such blocks' logs by hash). Its logs by block hash and its
+        // canonical hash are asked at once, then the write: one round trip instead
+        // of four (the head, the cursor's canonical hash, the header, the logs). A
+        // reorg racing it is caught by the canonical-cursor check of the next turn,
+        // as on the slow path.
         if let Some(head) = next_head.take() {
             if config.confirmations == 0 && head.number == cursor.block_number + 1 && head.parent_hash == cursor.block_hash {
                 let filter = Filter::new().address(target.contract).at_block_hash(head.hash);
-                match provider.get_logs(&filter).await {
-                    Ok(logs) => {
+                let (logs, canonical) = tokio::join!(provider.get_logs(&filter), canonical_hash(&provider, head.number));
+                match (logs, canonical) {
+                    (Ok(logs), Ok(Some(hash))) if hash == head.hash => {
                         metrics.head.fetch_max(head.number, Ordering::Relaxed);
                         write(&mut lock, &provider, &target, &metrics, Fetched { from: head.number, to: head, logs }).await?;
-                        // Straight back to the socket: the head's parent was the
-                        // cursor, so the checks below have nothing to find now, and a
-                        // block mined while they ran would wait for them. A head
-                        // that does not follow (a reorg) or a quiet socket (1 s)
-                        // takes the slow path with its checks.
-                        tokio::select! {
-                            h = heads.wait(config.poll_interval) => next_head = h,
-                            _ = shutdown.changed() => {}
-                        }
                         continue;
                     }
-                    Err(e) => debug!(block = head.number, error = %e, "eth_getLogs by block hash failed; taking the slow path"),
+                    (Ok(_), Ok(_)) => debug!(block = head.number, "the announced head is no longer canonical; taking the slow path"),
+                    (Err(e), _) => debug!(block = head.number, error = %e, "eth_getLogs by block hash failed; taking the slow path"),
+                    (_, Err(e)) => debug!(block = head.number, error = %format!("{e:#}"), "reading the canonical hash failed; taking the slow path"),
                 }
             }
         }
