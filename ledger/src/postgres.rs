@@ -173,11 +173,17 @@ impl PrivateCluster {
             // Durable: fsync, synchronous commits and full-page writes stay on (the
             // defaults). An answered request's rows survive kill -9 of the server
             // and a crash of the machine; a commit waits for its WAL flush.
-            let opts = format!(
+            let mut opts = format!(
                 "-c listen_addresses='' -c unix_socket_directories='{}' -c max_connections=300 \
                  -c shared_buffers=256MB -c wal_compression=on",
                 cluster.socket_dir.display()
             );
+            // extra server settings for the managed cluster, e.g.
+            // "-c shared_preload_libraries=pg_stat_statements" to profile statements
+            if let Some(extra) = std::env::var("EMLEDGER_PG_OPTIONS").ok().filter(|e| !e.trim().is_empty()) {
+                opts.push(' ');
+                opts.push_str(&extra);
+            }
             let mut c = pg_command("pg_ctl");
             c.arg("-D").arg(&cluster.data_dir).arg("-l").arg(&log).args(["-w", "-t", "60", "-o", &opts, "start"]);
             run(c, "pg_ctl start")?;
