@@ -162,27 +162,23 @@ impl Command for CashOut {
         insert_hold_row(conn, platform, &token, hold_id, client_id, notary, &wallet, &format!("{notary:#x}"), None, amount.minor(), None, hold_concept)
             .await?;
         let (lock_id, cashout_id) = (Uuid::now_v7(), Uuid::now_v7());
-        for (id, kind) in [(lock_id, MovementType::LOCK), (cashout_id, MovementType::BANK_ACCOUNT_CASHOUT)] {
-            money::insert_movement(
-                conn,
-                platform,
-                &token,
-                NewMovement {
-                    id,
-                    client_id,
-                    kind,
-                    amount: amount.minor(),
-                    concept: concept.clone(),
-                    owner: Party::of(&wallet),
-                    origin: (kind == MovementType::BANK_ACCOUNT_CASHOUT).then(|| Party::of(&wallet)),
-                    target: None,
-                    operation_id: op_id,
-                    chain_operation_id: chain_op.clone(),
-                    hold_operation_id: (kind == MovementType::BANK_ACCOUNT_CASHOUT).then(|| chain_op.clone()),
-                },
-            )
-            .await?;
-        }
+        let movements = [(lock_id, MovementType::LOCK), (cashout_id, MovementType::BANK_ACCOUNT_CASHOUT)]
+            .into_iter()
+            .map(|(id, kind)| NewMovement {
+                id,
+                client_id,
+                kind,
+                amount: amount.minor(),
+                concept: concept.clone(),
+                owner: Party::of(&wallet),
+                origin: (kind == MovementType::BANK_ACCOUNT_CASHOUT).then(|| Party::of(&wallet)),
+                target: None,
+                operation_id: op_id,
+                chain_operation_id: chain_op.clone(),
+                hold_operation_id: (kind == MovementType::BANK_ACCOUNT_CASHOUT).then(|| chain_op.clone()),
+            })
+            .collect();
+        money::insert_movements(conn, platform, &token, movements).await?;
         sqlx::query(
             "INSERT INTO payouts (id, client_id, wallet_id, hold_id, movement_id, iban, favourite_id, alias, amount, concept, status,
                                   reserve_operation_id)

@@ -348,30 +348,26 @@ impl Command for HoldAction {
             Action::Renew => {}
         }
         let mut ids = Vec::new();
+        let mut rows = Vec::new();
         for (kind, owner, value) in movements {
             let id = Uuid::now_v7();
             let transfer = matches!(kind, MovementType::TRANSFER_IN | MovementType::TRANSFER_OUT);
-            money::insert_movement(
-                conn,
-                platform,
-                &token,
-                NewMovement {
-                    id,
-                    client_id,
-                    kind,
-                    amount: value,
-                    concept: concept.clone(),
-                    owner,
-                    origin: transfer.then(|| Party::of(&payer)),
-                    target: transfer.then(|| payee.clone()),
-                    operation_id: op_id,
-                    chain_operation_id: chain_op.clone(),
-                    hold_operation_id: Some(chain_op.clone()),
-                },
-            )
-            .await?;
+            rows.push(NewMovement {
+                id,
+                client_id,
+                kind,
+                amount: value,
+                concept: concept.clone(),
+                owner,
+                origin: transfer.then(|| Party::of(&payer)),
+                target: transfer.then(|| payee.clone()),
+                operation_id: op_id,
+                chain_operation_id: chain_op.clone(),
+                hold_operation_id: Some(chain_op.clone()),
+            });
             ids.push(id);
         }
+        money::insert_movements(conn, platform, &token, rows).await?;
         let (requested, _, _) = money::hold_statuses(self.action.kind()).expect("hold kind");
         sqlx::query("UPDATE holds SET status = $2, error = NULL, updated_at = now() WHERE id = $1")
             .bind(self.hold_id)

@@ -101,24 +101,24 @@ pub async fn begin(conn: &mut PgConnection, client_id: Uuid, key: Option<String>
     let hash = request_hash(endpoint, raw_body);
     // The key is "in flight" while another transaction holds this lock: answer
     // at once rather than queue behind it (the lock ends with that transaction).
-    let (free,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock(hashtextextended($1 || '/' || $2, 7))")
-        .bind(client_id.to_string())
-        .bind(&key)
-        .fetch_one(&mut *conn)
-        .await?;
-    if !free {
-        return Err(in_flight());
-    }
-    let claimed = sqlx::query(
-        "INSERT INTO api_idempotency (client_id, key, endpoint, request_hash) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    // One round trip: try the key's lock and, only when it is free, claim the key.
+    let (free, claimed): (bool, bool) = sqlx::query_as(
+        "WITH l AS (SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 7)) AS free),
+              c AS (INSERT INTO api_idempotency (client_id, key, endpoint, request_hash)
+                    SELECT $1, $2, $3, $4 FROM l WHERE l.free
+                    ON CONFLICT DO NOTHING RETURNING 1)
+         SELECT (SELECT free FROM l), EXISTS (SELECT 1 FROM c)",
     )
     .bind(client_id)
     .bind(&key)
     .bind(endpoint)
     .bind(&hash)
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    if claimed.rows_affected() == 1 {
+    if !free {
+        return Err(in_flight());
+    }
+    if claimed {
         return Ok(Begin::Proceed(Some(Claim { key, endpoint: endpoint.to_owned(), hash })));
     }
     let rec: Record = sqlx::query_as("SELECT request_hash, status_code, response FROM api_idempotency WHERE client_id = $1 AND key = $2")

@@ -309,37 +309,88 @@ pub struct NewMovement {
 }
 
 pub async fn insert_movement(conn: &mut PgConnection, platform: &Platform, token: &Token, m: NewMovement) -> Result<()> {
-    let o = m.origin.unwrap_or_default();
-    let t = m.target.unwrap_or_default();
+    insert_movements(conn, platform, token, vec![m]).await
+}
+
+/// Stores several PENDING movements of one operation in ONE statement: one
+/// round trip, and the statement-level triggers on `movements` (webhook events)
+/// run once for all of them.
+pub async fn insert_movements(conn: &mut PgConnection, platform: &Platform, token: &Token, ms: Vec<NewMovement>) -> Result<()> {
+    if ms.is_empty() {
+        return Ok(());
+    }
     let nonempty = |s: String| (!s.is_empty()).then_some(s);
+    let n = ms.len();
+    let (mut id, mut client, mut kind, mut amount, mut concept) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut owner, mut owner_wallet, mut owner_user) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut origin_wallet, mut target_wallet, mut origin_user, mut target_user, mut origin_addr, mut target_addr) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut op, mut chain_op, mut hold_op) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for m in ms {
+        let o = m.origin.unwrap_or_default();
+        let t = m.target.unwrap_or_default();
+        id.push(m.id);
+        client.push(m.client_id);
+        kind.push(m.kind.as_str().to_owned());
+        amount.push(m.amount.to_string());
+        concept.push(m.concept);
+        owner.push(m.owner.address);
+        owner_wallet.push(m.owner.wallet_id);
+        owner_user.push(m.owner.user_id);
+        origin_wallet.push(o.wallet_id);
+        target_wallet.push(t.wallet_id);
+        origin_user.push(o.user_id);
+        target_user.push(t.user_id);
+        origin_addr.push(nonempty(o.address));
+        target_addr.push(nonempty(t.address));
+        op.push(m.operation_id);
+        chain_op.push(m.chain_operation_id);
+        hold_op.push(m.hold_operation_id);
+    }
     sqlx::query(
         "INSERT INTO movements (id, client_id, type, status, amount, concept, owner_address, owner_wallet_id,
                                 origin_wallet_id, target_wallet_id, origin_user_id, target_user_id, origin_dlt_address,
                                 target_dlt_address, wallet_id, user_id, dlt_network, operation_id, chain_operation_id,
                                 hold_operation_id, chain_id, payer_name)
-         VALUES ($1, $2, $3, 'PENDING', $4::numeric, $5, $6, $7, $8, $9, $10, $11, $12, $13, $7, $14, $15, $16, $17, $18, $19,
-                 -- seed 003's payerName: the wallet holder's name, as it is when the cash-out is asked
-                 CASE WHEN $3 = 'BANK_ACCOUNT_CASHOUT' THEN (SELECT name FROM users WHERE id = $14) END)",
+         SELECT u.id, u.client_id, u.type, 'PENDING', u.amount::numeric, u.concept, u.owner, u.owner_wallet,
+                u.origin_wallet, u.target_wallet, u.origin_user, u.target_user, u.origin_addr,
+                u.target_addr, u.owner_wallet, u.owner_user, $15, u.op, u.chain_op, u.hold_op, $16,
+                -- seed 003's payerName: the wallet holder's name, as it is when the cash-out is asked
+                CASE WHEN u.type = 'BANK_ACCOUNT_CASHOUT' THEN (SELECT name FROM users WHERE id = u.owner_user) END
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::uuid[],
+                     $9::uuid[], $10::uuid[], $11::uuid[], $12::uuid[], $13::text[], $14::text[],
+                     $17::uuid[], $18::text[], $19::text[])
+              WITH ORDINALITY AS u(id, client_id, type, amount, concept, owner, owner_wallet, owner_user,
+                                   origin_wallet, target_wallet, origin_user, target_user, origin_addr, target_addr,
+                                   op, chain_op, hold_op, ord)
+         ORDER BY u.ord",
     )
-    .bind(m.id)
-    .bind(m.client_id)
-    .bind(m.kind.as_str())
-    .bind(m.amount.to_string())
-    .bind(&m.concept)
-    .bind(&m.owner.address)
-    .bind(m.owner.wallet_id)
-    .bind(o.wallet_id)
-    .bind(t.wallet_id)
-    .bind(o.user_id)
-    .bind(t.user_id)
-    .bind(nonempty(o.address))
-    .bind(nonempty(t.address))
-    .bind(m.owner.user_id)
+    .bind(id)
+    .bind(client)
+    .bind(kind)
+    .bind(amount)
+    .bind(concept)
+    .bind(owner)
+    .bind(owner_wallet)
+    .bind(owner_user)
+    .bind(origin_wallet)
+    .bind(target_wallet)
+    .bind(origin_user)
+    .bind(target_user)
+    .bind(origin_addr)
+    .bind(target_addr)
     .bind(platform.dlt_network())
-    .bind(m.operation_id)
-    .bind(&m.chain_operation_id)
-    .bind(&m.hold_operation_id)
     .bind(token.chain_id)
+    .bind(op)
+    .bind(chain_op)
+    .bind(hold_op)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -75,27 +75,23 @@ impl Command for Transfer {
         )
         .await?;
         let (out_id, in_id) = (Uuid::now_v7(), Uuid::now_v7());
-        for (id, kind, owner) in [(out_id, MovementType::TRANSFER_OUT, &source), (in_id, MovementType::TRANSFER_IN, &target)] {
-            money::insert_movement(
-                conn,
-                platform,
-                &token,
-                NewMovement {
-                    id,
-                    client_id,
-                    kind,
-                    amount: amount.minor(),
-                    concept: concept.clone(),
-                    owner: Party::of(owner),
-                    origin: Some(Party::of(&source)),
-                    target: Some(Party::of(&target)),
-                    operation_id: op_id,
-                    chain_operation_id: chain_op.clone(),
-                    hold_operation_id: None,
-                },
-            )
-            .await?;
-        }
+        let movements = [(out_id, MovementType::TRANSFER_OUT, &source), (in_id, MovementType::TRANSFER_IN, &target)]
+            .into_iter()
+            .map(|(id, kind, owner)| NewMovement {
+                id,
+                client_id,
+                kind,
+                amount: amount.minor(),
+                concept: concept.clone(),
+                owner: Party::of(owner),
+                origin: Some(Party::of(&source)),
+                target: Some(Party::of(&target)),
+                operation_id: op_id,
+                chain_operation_id: chain_op.clone(),
+                hold_operation_id: None,
+            })
+            .collect();
+        money::insert_movements(conn, platform, &token, movements).await?;
         Ok(TransferStored {
             operation_id: op_id,
             movement_id: out_id,

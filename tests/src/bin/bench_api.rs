@@ -419,22 +419,21 @@ async fn raw_accept_one(conn: &mut sqlx::PgConnection, f: &PgFacts, source_id: U
     let hash = emledger_operations::idempotency::request_hash(&endpoint, &raw_body);
     let mut tx = conn.begin().await?;
     // idempotency.rs begin
-    let (free,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock(hashtextextended($1 || '/' || $2, 7))")
-        .bind(f.client_id.to_string())
-        .bind(key)
-        .fetch_one(&mut *tx)
-        .await?;
-    anyhow::ensure!(free, "idempotency key {key} in flight");
-    let claimed = sqlx::query(
-        "INSERT INTO api_idempotency (client_id, key, endpoint, request_hash) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    let (free, claimed): (bool, bool) = sqlx::query_as(
+        "WITH l AS (SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 7)) AS free),
+              c AS (INSERT INTO api_idempotency (client_id, key, endpoint, request_hash)
+                    SELECT $1, $2, $3, $4 FROM l WHERE l.free
+                    ON CONFLICT DO NOTHING RETURNING 1)
+         SELECT (SELECT free FROM l), EXISTS (SELECT 1 FROM c)",
     )
     .bind(f.client_id)
     .bind(key)
     .bind(&endpoint)
     .bind(&hash)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
-    anyhow::ensure!(claimed.rows_affected() == 1, "idempotency key {key} taken");
+    anyhow::ensure!(free, "idempotency key {key} in flight");
+    anyhow::ensure!(claimed, "idempotency key {key} taken");
     // money.rs debit_pair: wallet.rs wallet_facts (source locked, then target), check_available
     let facts = |lock: bool| {
         format!(
@@ -497,39 +496,32 @@ async fn raw_accept_one(conn: &mut sqlx::PgConnection, f: &PgFacts, source_id: U
     .await?;
     let (out_id, in_id) = (Uuid::now_v7(), Uuid::now_v7());
     let concept = format!("pg {i}");
-    for (id, kind, owner_addr, owner_wallet, owner_user) in
-        [(out_id, "TRANSFER_OUT", &src_addr, source_id, src_user), (in_id, "TRANSFER_IN", &dst_addr, target_id, dst_user)]
-    {
-        sqlx::query(
-            "INSERT INTO movements (id, client_id, type, status, amount, concept, owner_address, owner_wallet_id,
-                                    origin_wallet_id, target_wallet_id, origin_user_id, target_user_id, origin_dlt_address,
-                                    target_dlt_address, wallet_id, user_id, dlt_network, operation_id, chain_operation_id,
-                                    hold_operation_id, chain_id, payer_name)
-             VALUES ($1, $2, $3, 'PENDING', $4::numeric, $5, $6, $7, $8, $9, $10, $11, $12, $13, $7, $14, $15, $16, $17, $18, $19,
-                     CASE WHEN $3 = 'BANK_ACCOUNT_CASHOUT' THEN (SELECT name FROM users WHERE id = $14) END)",
-        )
-        .bind(id)
-        .bind(f.client_id)
-        .bind(kind)
-        .bind(&f.minor)
-        .bind(Some(&concept))
-        .bind(owner_addr)
-        .bind(Some(owner_wallet))
-        .bind(Some(source_id))
-        .bind(Some(target_id))
-        .bind(Some(src_user))
-        .bind(Some(dst_user))
-        .bind(Some(&src_addr))
-        .bind(Some(&dst_addr))
-        .bind(Some(owner_user))
-        .bind(&f.dlt_network)
-        .bind(op_id)
-        .bind(&chain_op)
-        .bind(None::<String>)
-        .bind(f.chain_id)
-        .execute(&mut *tx)
-        .await?;
-    }
+    // money.rs insert_movements: both in one statement
+    sqlx::query(
+        "INSERT INTO movements (id, client_id, type, status, amount, concept, owner_address, owner_wallet_id,
+                                origin_wallet_id, target_wallet_id, origin_user_id, target_user_id, origin_dlt_address,
+                                target_dlt_address, wallet_id, user_id, dlt_network, operation_id, chain_operation_id,
+                                hold_operation_id, chain_id, payer_name)
+         VALUES ($1, $3, 'TRANSFER_OUT', 'PENDING', $4::numeric, $5, $6, $8, $8, $9, $10, $11, $6, $7, $8, $10, $12, $13, $14, NULL, $15, NULL),
+                ($2, $3, 'TRANSFER_IN', 'PENDING', $4::numeric, $5, $7, $9, $8, $9, $10, $11, $6, $7, $9, $11, $12, $13, $14, NULL, $15, NULL)",
+    )
+    .bind(out_id)
+    .bind(in_id)
+    .bind(f.client_id)
+    .bind(&f.minor)
+    .bind(Some(&concept))
+    .bind(&src_addr)
+    .bind(&dst_addr)
+    .bind(source_id)
+    .bind(target_id)
+    .bind(src_user)
+    .bind(dst_user)
+    .bind(&f.dlt_network)
+    .bind(op_id)
+    .bind(&chain_op)
+    .bind(f.chain_id)
+    .execute(&mut *tx)
+    .await?;
     // idempotency.rs complete: the answer the API would render
     let answer = json!({
         "_links": {"self": {"href": format!("/api/v1/public/wallets/{source_id}/movements/{out_id}")},
