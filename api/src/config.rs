@@ -251,6 +251,12 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_WEBHOOK_CA_FILE")]
     pub webhook_ca_file: Option<std::path::PathBuf>,
 
+    /// Let webhook endpoints resolve to private, link-local and loopback
+    /// addresses (receivers on the operator's own network). Off: only public
+    /// addresses (and plain http to localhost, for development).
+    #[arg(long, env = "EMLEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub webhook_allow_private_targets: bool,
+
     /// Days webhook events (with their deliveries and attempts) are kept once
     /// delivered or given up; 0 keeps them forever.
     #[arg(long, env = "EMLEDGER_WEBHOOK_RETENTION_DAYS", default_value_t = 30)]
@@ -341,6 +347,7 @@ impl Default for ApiConfig {
             webhook_timeout_ms: 10_000,
             webhook_failing_after: 5,
             webhook_ca_file: None,
+            webhook_allow_private_targets: false,
             webhook_retention_days: 30,
             rate_limits: RateLimitConfig::default(),
             gas_mode: "auto".into(),

@@ -107,7 +107,8 @@ pub async fn serve_on(
         },
         stop_rx.clone(),
     ));
-    // webhooks: signed events POSTed to the tenants' endpoints
+    // webhooks: signed events POSTed to the tenants' endpoints (public addresses only unless allowed)
+    emledger_operations::webhooks::target::set_allow_private(config.webhook_allow_private_targets);
     let webhooks = config.webhooks.then(|| {
         let c = emledger_operations::webhooks::delivery::DeliveryConfig {
             timeout: std::time::Duration::from_millis(config.webhook_timeout_ms.max(100)),

@@ -262,6 +262,13 @@ async fn endpoints_are_validated_rotated_redelivered_and_deleted() -> anyhow::Re
     assert_eq!(r.err(400, "invalid_request")["field"], "eventTypes[0]", "{}", r.body);
     let r = st.post("/api/v1/public/webhook-endpoints", json!({"url": "https://example.com/hook", "eventTypes": []})).await;
     r.err(400, "invalid_request");
+    // targets inside the operator's network are refused (IP literals at once; names when resolved)
+    for url in ["https://10.0.0.5/hook", "https://169.254.169.254/latest/meta-data", "https://[fd00::1]/hook", "https://127.0.0.1/hook"] {
+        let r = st.post("/api/v1/public/webhook-endpoints", json!({"url": url, "eventTypes": ["wallet.*"]})).await;
+        let e = r.err(400, "invalid_request");
+        assert_eq!(e["field"], "url", "{url}: {}", r.body);
+        assert!(r.body.to_string().contains("public"), "{url}: {}", r.body);
+    }
     let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM webhook_endpoints").fetch_one(&st.pool).await?;
     assert_eq!(n, 0);
 
@@ -360,5 +367,43 @@ async fn a_dead_receiver_makes_the_endpoint_failing_and_deliveries_give_up_after
     let e = st.get(&format!("/api/v1/public/webhook-endpoints/{endpoint}")).await.ok(200).clone();
     assert_eq!(e["status"], "FAILING", "{e}");
     assert!(e["consecutiveFailures"].as_i64().unwrap() >= 3);
+    Ok(())
+}
+
+/// A name that resolves inside the operator's network is refused at every
+/// delivery try with the reason (nothing is POSTed there); an operator whose
+/// receivers live on a private network lifts the guard with
+/// `--webhook-allow-private-targets`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_never_go_to_a_private_or_loopback_address_unless_the_operator_allows_it() -> anyhow::Result<()> {
+    let mut st = MoneyStack::start("webhooks_private", options()).await?;
+    // https to a name resolving to loopback: accepted at registration (a name), refused when resolved
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let (endpoint, _) = register(&st, &format!("https://localhost:{port}/hook"), json!(["wallet.created"])).await;
+    st.wallet().await;
+    let start = Instant::now();
+    let attempt = loop {
+        let page = st.get(&format!("/api/v1/public/webhook-endpoints/{endpoint}/deliveries")).await.ok(200).clone();
+        if let Some(id) = page["_embedded"]["webhookDeliveries"].as_array().and_then(|a| a.first()).and_then(|d| d["id"].as_str()) {
+            let d = st.get(&format!("/api/v1/public/webhook-deliveries/{id}")).await.ok(200).clone();
+            if let Some(a) = d["attemptLog"].as_array().and_then(|a| a.first()).cloned() {
+                break a;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no delivery attempt recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let error = attempt["error"].as_str().unwrap_or_default();
+    assert!(attempt["statusCode"].is_null() && error.contains("127.0.0.1") && error.contains("loopback"), "{attempt}");
+    // nothing ever connected to the listener
+    listener.set_nonblocking(true)?;
+    assert!(listener.accept().is_err(), "the guard let a connection through");
+
+    // the operator's switch: private targets allowed
+    let mut allowed = options();
+    allowed.env.push(("EMLEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS".into(), "true".into()));
+    st.restart_api(allowed).await?;
+    st.post("/api/v1/public/webhook-endpoints", json!({"url": "https://10.0.0.5/hook", "eventTypes": ["wallet.*"]})).await.ok(201);
     Ok(())
 }

@@ -287,7 +287,7 @@ fn json_components(chain: &ChainInfo) -> Vec<(&'static str, Value)> {
         ("WebhookUrl", json!({
             "type": "string",
             "format": "webhook-url",
-            "description": "An absolute https URL (plain http only to localhost / 127.0.0.1), without credentials or fragment",
+            "description": "An absolute https URL to a name that resolves to public addresses (plain http only to localhost / 127.0.0.1, for development), without credentials or fragment; deliveries to a private, link-local or loopback address are refused unless the operator allows them",
             "pattern": WEBHOOK_URL,
             "maxLength": 2048,
             "example": "https://backend.example.com/emledger/events"

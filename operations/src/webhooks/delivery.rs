@@ -205,6 +205,10 @@ async fn send(client: &alloy::transports::http::reqwest::Client, d: &Claimed) ->
         secrets.push(p);
     }
     let signature = super::signature_header(&secrets, timestamp, d.body.as_bytes());
+    // public targets only: the host is resolved and checked before every try
+    if let Err(why) = super::target::check_resolved(&d.url).await {
+        return Outcome { status_code: None, error: Some(why), duration: started.elapsed() };
+    }
     let result = client
         .post(&d.url)
         .header("content-type", "application/json")

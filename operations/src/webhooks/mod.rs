@@ -15,6 +15,7 @@
 //!   after repeated failures.
 
 pub mod delivery;
+pub mod target;
 
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -63,7 +64,8 @@ pub const ENDPOINT_COLUMNS: &str = "id, url, description, event_types, status, c
      created_at, updated_at";
 
 /// Checks an endpoint URL: absolute https (http only to a loopback host), no
-/// credentials, at most 2048 characters.
+/// credentials, at most 2048 characters, not an IP literal of a non-public
+/// range ([`target`]).
 pub fn validate_url(field: &str, raw: &str) -> Result<url::Url> {
     let raw = raw.trim();
     if raw.is_empty() || raw.len() > 2048 {
@@ -83,11 +85,13 @@ pub fn validate_url(field: &str, raw: &str) -> Result<url::Url> {
         None => return Err(Error::invalid(field, "must name a host")),
     };
     match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        "http" => Err(Error::invalid(field, "must be https (plain http only to localhost, for development)")),
-        _ => Err(Error::invalid(field, "must be an https URL")),
+        "https" => {}
+        "http" if loopback => {}
+        "http" => return Err(Error::invalid(field, "must be https (plain http only to localhost, for development)")),
+        _ => return Err(Error::invalid(field, "must be an https URL")),
     }
+    target::check_literal(&url).map_err(|why| Error::invalid(field, why))?;
+    Ok(url)
 }
 
 /// Checks and normalizes the event types: `*`, `<object>.*` or `<object>.<event>`
