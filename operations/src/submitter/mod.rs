@@ -329,11 +329,15 @@ struct Submitter {
     max_fee_per_gas: Option<u128>,
     /// The signer's nonce on chain (latest block), as last read.
     chain_nonce: Option<i64>,
-    /// The chain's block gas limit, as last read (see [`tiled_batch_size`]).
+    /// The chain's block gas limit, as last read (see [`tiled_batch_size`]), and when.
     block_gas_limit: Option<u64>,
+    block_gas_read_at: Option<Instant>,
     /// Gas per operation of recent batches, from their estimates (a moving average).
     batch_gas_per_op: Option<u64>,
 }
+
+/// How often the submitter reads the chain's block gas limit again.
+const BLOCK_GAS_REFRESH: Duration = Duration::from_secs(30);
 
 /// An operation's reason when its own could not be written.
 const UNSTORABLE_REASON: &str = "the operation failed; its reason could not be stored";
@@ -452,6 +456,7 @@ impl Submitter {
             max_fee_per_gas: config.max_fee_per_gas,
             chain_nonce: None,
             block_gas_limit: None,
+            block_gas_read_at: None,
             batch_gas_per_op: None,
         })
     }
@@ -1176,9 +1181,14 @@ impl Submitter {
         };
         metrics::gauge!("emledger_submitter_chain_nonce").set(nonce as f64);
         self.chain_nonce = Some(nonce);
-        if self.batch_size > 1 {
+        // the block gas limit rarely changes (a chain's configuration, or a slow
+        // vote on Ethereum): read it at start and every 30 s, not every pass
+        if self.batch_size > 1 && self.block_gas_read_at.is_none_or(|t| t.elapsed() > BLOCK_GAS_REFRESH) {
             match self.provider.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest).await {
-                Ok(Some(b)) => self.block_gas_limit = Some(b.header.gas_limit),
+                Ok(Some(b)) => {
+                    self.block_gas_limit = Some(b.header.gas_limit);
+                    self.block_gas_read_at = Some(Instant::now());
+                }
                 Ok(None) => {}
                 Err(e) => tracing::debug!(error = %e, "reading the latest block's gas limit failed"),
             }
