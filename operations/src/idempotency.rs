@@ -95,6 +95,14 @@ struct Record {
     response: Option<Value>,
 }
 
+/// Tries the key's transaction lock (`$1` client id, `$2` key) and, only when it
+/// is free, claims the key (`$3` endpoint, `$4` request hash): `(free, claimed)`.
+pub const CLAIM_SQL: &str = "WITH l AS (SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 7)) AS free),
+      c AS (INSERT INTO api_idempotency (client_id, key, endpoint, request_hash)
+            SELECT $1, $2, $3, $4 FROM l WHERE l.free
+            ON CONFLICT DO NOTHING RETURNING 1)
+ SELECT (SELECT free FROM l), EXISTS (SELECT 1 FROM c)";
+
 /// Claims `key` inside the caller's transaction, or finds the answer stored for it.
 pub async fn begin(conn: &mut PgConnection, client_id: Uuid, key: Option<String>, endpoint: &str, raw_body: &[u8]) -> Result<Begin> {
     let Some(key) = key else { return Ok(Begin::Proceed(None)) };
@@ -102,13 +110,7 @@ pub async fn begin(conn: &mut PgConnection, client_id: Uuid, key: Option<String>
     // The key is "in flight" while another transaction holds this lock: answer
     // at once rather than queue behind it (the lock ends with that transaction).
     // One round trip: try the key's lock and, only when it is free, claim the key.
-    let (free, claimed): (bool, bool) = sqlx::query_as(
-        "WITH l AS (SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 7)) AS free),
-              c AS (INSERT INTO api_idempotency (client_id, key, endpoint, request_hash)
-                    SELECT $1, $2, $3, $4 FROM l WHERE l.free
-                    ON CONFLICT DO NOTHING RETURNING 1)
-         SELECT (SELECT free FROM l), EXISTS (SELECT 1 FROM c)",
-    )
+    let (free, claimed): (bool, bool) = sqlx::query_as(CLAIM_SQL)
     .bind(client_id)
     .bind(&key)
     .bind(endpoint)

@@ -419,13 +419,7 @@ async fn raw_accept_one(conn: &mut sqlx::PgConnection, f: &PgFacts, source_id: U
     let hash = emledger_operations::idempotency::request_hash(&endpoint, &raw_body);
     let mut tx = conn.begin().await?;
     // idempotency.rs begin
-    let (free, claimed): (bool, bool) = sqlx::query_as(
-        "WITH l AS (SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 7)) AS free),
-              c AS (INSERT INTO api_idempotency (client_id, key, endpoint, request_hash)
-                    SELECT $1, $2, $3, $4 FROM l WHERE l.free
-                    ON CONFLICT DO NOTHING RETURNING 1)
-         SELECT (SELECT free FROM l), EXISTS (SELECT 1 FROM c)",
-    )
+    let (free, claimed): (bool, bool) = sqlx::query_as(emledger_operations::idempotency::CLAIM_SQL)
     .bind(f.client_id)
     .bind(key)
     .bind(&endpoint)
