@@ -102,8 +102,16 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 /// `timeout` per request, the Mozilla roots plus the CA certificates in
 /// `ca_file`, and no redirects followed (a signed delivery goes where it was
 /// registered, or fails).
-pub fn outbound_client(timeout: Duration, ca_file: Option<&std::path::Path>) -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
+pub fn outbound_client(
+    timeout: Duration,
+    ca_file: Option<&std::path::Path>,
+    resolver: Option<std::sync::Arc<dyn reqwest::dns::Resolve>>,
+) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(resolver) = resolver {
+        builder = builder.dns_resolver(resolver);
+    }
+    builder
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(5)))
         .redirect(reqwest::redirect::Policy::none())

@@ -97,7 +97,11 @@ pub async fn run(
     health: std::sync::Arc<crate::workers::WorkerHealth>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let client = match emledger_ledger::rpc::outbound_client(config.timeout, config.ca_file.as_deref()) {
+    let client = match emledger_ledger::rpc::outbound_client(
+        config.timeout,
+        config.ca_file.as_deref(),
+        Some(std::sync::Arc::new(super::target::PublicOnlyResolver)),
+    ) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "webhook delivery cannot start");

@@ -16,11 +16,22 @@
 //! [`validate_url`](super::validate_url) allows only for loopback) may reach
 //! loopback. `emledger api --webhook-allow-private-targets` lifts the guard for
 //! platforms whose receivers live on a private network.
+//!
+//! The delivery client also resolves through [`PublicOnlyResolver`], which drops
+//! every non-public address but loopback from the answers it connects to: a name
+//! whose DNS answer changes between the check and the connection (rebinding)
+//! still cannot reach a private or link-local address. (Loopback stays
+//! reachable for the http development case; https to loopback is refused by the
+//! check before the try.)
 
 use std::{
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     sync::atomic::{AtomicBool, Ordering},
 };
+
+use alloy::transports::http::reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+const LOOPBACK: &str = "a loopback address";
 
 static ALLOW_PRIVATE: AtomicBool = AtomicBool::new(false);
 
@@ -49,7 +60,7 @@ pub fn non_public(ip: IpAddr) -> Option<&'static str> {
 fn non_public_v4(ip: Ipv4Addr) -> Option<&'static str> {
     let [a, b, c, _] = ip.octets();
     Some(if ip.is_loopback() {
-        "a loopback address"
+        LOOPBACK
     } else if ip.is_unspecified() || a == 0 {
         "an unspecified address"
     } else if ip.is_private() {
@@ -70,7 +81,7 @@ fn non_public_v4(ip: Ipv4Addr) -> Option<&'static str> {
 fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
     let first = ip.segments()[0];
     Some(if ip.is_loopback() {
-        "a loopback address"
+        LOOPBACK
     } else if ip.is_unspecified() {
         "an unspecified address"
     } else if first & 0xfe00 == 0xfc00 {
@@ -97,7 +108,7 @@ pub fn refusal(scheme: &str, ip: IpAddr) -> Option<String> {
     }
     match non_public(ip) {
         None => None,
-        Some("a loopback address") if scheme == "http" => None,
+        Some(LOOPBACK) if scheme == "http" => None,
         Some(why) => Some(format!(
             "the endpoint's host resolves to {ip}, {why}: webhook targets must be public addresses \
              (an operator may allow private ones with --webhook-allow-private-targets)"
@@ -139,6 +150,35 @@ pub async fn check_resolved(raw: &str) -> Result<(), String> {
     match addrs.into_iter().find_map(|ip| refusal(url.scheme(), ip)) {
         Some(why) => Err(why),
         None => Ok(()),
+    }
+}
+
+/// The addresses of `host` a delivery may connect to: the public ones and
+/// loopback; an answer with nothing else is an error naming what it had.
+pub fn connectable(host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
+    if allow_private() {
+        return Ok(addrs);
+    }
+    let first_refused = addrs.iter().find_map(|a| non_public(a.ip()).filter(|why| *why != LOOPBACK).map(|why| (a.ip(), why)));
+    let kept: Vec<SocketAddr> = addrs.into_iter().filter(|a| non_public(a.ip()).is_none_or(|why| why == LOOPBACK)).collect();
+    match (kept.is_empty(), first_refused) {
+        (true, Some((ip, why))) => Err(format!("{host} resolves to {ip}, {why}: webhook targets must be public addresses")),
+        (true, None) => Err(format!("{host} resolves to no address")),
+        (false, _) => Ok(kept),
+    }
+}
+
+/// The webhook client's DNS resolver: the system's answers through [`connectable`].
+pub struct PublicOnlyResolver;
+
+impl Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let kept = connectable(&host, addrs)?;
+            Ok(Box::new(kept.into_iter()) as Addrs)
+        })
     }
 }
 
@@ -202,6 +242,17 @@ mod tests {
         assert!(check_literal(&u("http://127.0.0.1:9000/hook")).is_ok());
         assert!(check_literal(&u("https://93.184.216.34/hook")).is_ok());
         assert!(check_literal(&u("https://internal.example/hook")).is_ok());
+    }
+
+    #[test]
+    fn the_resolver_keeps_public_and_loopback_answers_only() {
+        let sa = |s: &str| -> SocketAddr { format!("{s}:443").parse().unwrap() };
+        let mixed = vec![sa("10.0.0.7"), sa("93.184.216.34"), sa("169.254.169.254")];
+        assert_eq!(connectable("h", mixed).unwrap(), vec![sa("93.184.216.34")]);
+        assert_eq!(connectable("h", vec![sa("127.0.0.1")]).unwrap(), vec![sa("127.0.0.1")]);
+        let err = connectable("rebound.example", vec![sa("169.254.169.254")]).unwrap_err();
+        assert!(err.contains("rebound.example") && err.contains("link-local"), "{err}");
+        assert!(connectable("h", vec![]).unwrap_err().contains("no address"));
     }
 
     #[tokio::test]
