@@ -142,6 +142,7 @@ async fn raw_transfers(
     let start = Instant::now();
     let mut next = first;
     let mut mined = first;
+    let mut hashes = Vec::with_capacity(n);
     while mined < end {
         let mut batch = Vec::new();
         while next < end && next < mined + window as u64 {
@@ -170,7 +171,7 @@ async fn raw_transfers(
         .collect()
         .await;
         for r in sent {
-            r.context("sending a raw transfer")?;
+            hashes.push(r.context("sending a raw transfer")?);
         }
         mined = provider.get_transaction_count(sender.address()).latest().await?;
         if next >= end && mined < end {
@@ -182,7 +183,16 @@ async fn raw_transfers(
     let token = EmToken::new(token, &provider);
     let received = token.balanceOf(to).call().await?;
     if received < U256::from(n) {
-        bail!("raw transfers: the payee received {received}, expected {n}");
+        // say which ones failed and where, to tell a revert from a lost transaction
+        let mut failed = Vec::new();
+        for hash in &hashes {
+            match provider.get_transaction_receipt(*hash).await? {
+                Some(r) if r.status() => {}
+                Some(r) => failed.push(format!("{hash} reverted in block {:?}", r.block_number)),
+                None => failed.push(format!("{hash} has no receipt")),
+            }
+        }
+        bail!("raw transfers: the payee received {received}, expected {n}; {} of {} failed: {}", failed.len(), hashes.len(), failed.join(", "));
     }
     Ok(rate)
 }
