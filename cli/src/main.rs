@@ -20,6 +20,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tracing::info;
 
+mod relayer_status;
 mod up;
 
 #[derive(Parser, Debug)]
@@ -111,6 +112,12 @@ struct RelayerArgs {
     /// The most one cross-ledger transfer may move, in token minor units (more is revoked, reason 8).
     #[arg(long, env = "EMLEDGER_CROSS_LEDGER_MAX_AMOUNT")]
     max_amount: Option<u128>,
+    /// Where to serve the relayer's /health and /metrics (none when not given).
+    #[arg(long, env = "EMLEDGER_RELAYER_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// /health is DEGRADED when a cross-ledger transfer has been open this many seconds.
+    #[arg(long, env = "EMLEDGER_STUCK_AFTER_SECS", default_value_t = 60)]
+    stuck_after_secs: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -474,6 +481,10 @@ async fn main() -> anyhow::Result<()> {
             let mut config = emledger_operations::crossledger::RelayerConfig::new(rpc_urls, signer);
             config.poll = std::time::Duration::from_millis(args.poll_ms.max(10));
             config.max_amount = args.max_amount.map(alloy::primitives::U256::from);
+            if let Some(addr) = args.metrics_listen {
+                let stuck_after = Duration::from_secs(args.stuck_after_secs.max(1));
+                relayer_status::spawn(addr, pool.clone(), config.health.clone(), stuck_after).await?;
+            }
             emledger_operations::crossledger::run(pool, config, shutdown_signal()).await?;
         }
         Command::Bank(BankCommand::Import { files, bank_iban, dlt_network }) => {

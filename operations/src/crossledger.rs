@@ -42,7 +42,7 @@ use uuid::Uuid;
 
 use crate::{
     money::fault_point,
-    pipeline::SubmitterHealth,
+    pipeline::{self, SubmitterHealth},
     submitter::{self, SubmitterConfig},
 };
 
@@ -159,6 +159,8 @@ pub struct RelayerConfig {
     pub max_amount: Option<U256>,
     /// Settings of the per-network submitters.
     pub submitter: fn(String, PrivateKeySigner) -> SubmitterConfig,
+    /// What the relayer last did, for whoever serves its `/health` and `/metrics`.
+    pub health: Arc<RelayerHealth>,
 }
 
 impl RelayerConfig {
@@ -171,8 +173,145 @@ impl RelayerConfig {
             max_accept_failures: 5,
             max_amount: None,
             submitter: SubmitterConfig::new,
+            health: Arc::default(),
         }
     }
+}
+
+/// What the relayer last did, per network: its passes, each network's scan for
+/// new orders and each network's submitter. Read by [`health`].
+#[derive(Debug, Default)]
+pub struct RelayerHealth(std::sync::Mutex<RelayerState>);
+
+#[derive(Debug, Default)]
+struct RelayerState {
+    networks: Vec<NetworkState>,
+    /// Passes that could not read the open transfers, in a row.
+    consecutive_errors: u32,
+    last_error: Option<String>,
+    last_pass: Option<std::time::Instant>,
+}
+
+#[derive(Debug)]
+struct NetworkState {
+    name: String,
+    submitter: Arc<SubmitterHealth>,
+    /// Scans for new orders on this network's link that failed in a row.
+    scan_errors: u32,
+    last_scan_error: Option<String>,
+}
+
+impl RelayerHealth {
+    fn with<T>(&self, f: impl FnOnce(&mut RelayerState) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn add_network(&self, name: &str, submitter: Arc<SubmitterHealth>) {
+        self.with(|s| s.networks.push(NetworkState { name: name.to_owned(), submitter, scan_errors: 0, last_scan_error: None }));
+    }
+
+    fn scanned(&self, network: &str, error: Option<String>) {
+        self.with(|s| {
+            if let Some(n) = s.networks.iter_mut().find(|n| n.name == network) {
+                n.scan_errors = if error.is_some() { n.scan_errors + 1 } else { 0 };
+                n.last_scan_error = error;
+            }
+        });
+    }
+
+    fn pass_ended(&self, error: Option<String>) {
+        self.with(|s| {
+            s.consecutive_errors = if error.is_some() { s.consecutive_errors + 1 } else { 0 };
+            s.last_error = error;
+            s.last_pass = Some(std::time::Instant::now());
+        });
+    }
+}
+
+/// The relayer's `/health`: UP, DEGRADED (with one reason per problem) or DOWN
+/// (the database cannot be read).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RelayerReport {
+    pub status: &'static str,
+    pub reasons: Vec<String>,
+    pub networks: Vec<NetworkReport>,
+    /// Cross-ledger transfers not COMPLETED or REVOKED yet (`None` while the database is down).
+    pub open_transfers: Option<i64>,
+    /// Seconds since the oldest of them was ordered.
+    pub oldest_open_seconds: Option<f64>,
+}
+
+/// One network as the relayer sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkReport {
+    pub name: String,
+    /// This relayer's submitter holds the network's signer (else the network's API does and it stands by).
+    pub submitter_holds_signer: bool,
+    pub submitter_consecutive_errors: u32,
+    /// Scans of the link for new orders that failed in a row.
+    pub order_scan_consecutive_errors: u32,
+    pub last_error: Option<String>,
+}
+
+/// The relayer's health: DEGRADED when it has no two networks yet, when its
+/// passes, a network's scan for orders or a network's submitter keep failing
+/// (three in a row) or go quiet, or when a transfer has been open longer than
+/// `stuck_after`. Publishes the same as gauges (`emledger_relayer_*`).
+pub async fn health(pool: &PgPool, relayer: &RelayerHealth, stuck_after: Duration) -> RelayerReport {
+    let mut reasons = Vec::new();
+    let mut networks = Vec::new();
+    relayer.with(|s| {
+        if s.networks.is_empty() {
+            reasons.push("the relayer waits for two networks with a link in dlt_networks (emledger network add)".to_owned());
+        }
+        if s.consecutive_errors >= pipeline::FAILED_PASSES_DEGRADED {
+            reasons.push(format!(
+                "the relayer failed {} passes in a row: {}",
+                s.consecutive_errors,
+                s.last_error.as_deref().unwrap_or("unknown error")
+            ));
+        }
+        if let Some(quiet) = s.last_pass.map(|t| t.elapsed()).filter(|q| *q > pipeline::SILENT_PASS_DEGRADED) {
+            reasons.push(format!("the relayer has not finished a pass for {:.0} s", quiet.as_secs_f64()));
+        }
+        for n in &s.networks {
+            let sub = n.submitter.snapshot();
+            if n.scan_errors >= pipeline::FAILED_PASSES_DEGRADED {
+                reasons.push(format!(
+                    "network {}: looking for cross-ledger orders failed {} times in a row: {}",
+                    n.name,
+                    n.scan_errors,
+                    n.last_scan_error.as_deref().unwrap_or("unknown error")
+                ));
+            }
+            reasons.extend(pipeline::submitter_problems(&sub).into_iter().map(|r| format!("network {}: {r}", n.name)));
+            metrics::gauge!("emledger_relayer_order_scan_consecutive_errors", "network" => n.name.clone()).set(n.scan_errors as f64);
+            metrics::gauge!("emledger_relayer_submitter_consecutive_errors", "network" => n.name.clone())
+                .set(sub.consecutive_errors as f64);
+            networks.push(NetworkReport {
+                name: n.name.clone(),
+                submitter_holds_signer: sub.holds_lock,
+                submitter_consecutive_errors: sub.consecutive_errors,
+                order_scan_consecutive_errors: n.scan_errors,
+                last_error: n.last_scan_error.clone().or(sub.last_error),
+            });
+        }
+    });
+    let (open_transfers, oldest_open_seconds, down) = match pipeline::open_cross_ledger(pool).await {
+        Ok(open) => {
+            reasons.extend(open.stuck(stuck_after));
+            (Some(open.count), open.oldest_secs, false)
+        }
+        Err(e) => {
+            reasons.insert(0, format!("the database is unreachable: {}", crate::revert::sanitize(&e.to_string())));
+            (None, None, true)
+        }
+    };
+    let status = pipeline::overall_status(down, &reasons);
+    metrics::gauge!("emledger_relayer_degraded").set(if reasons.is_empty() { 0.0 } else { 1.0 });
+    RelayerReport { status, reasons, networks, open_transfers, oldest_open_seconds }
 }
 
 struct Side {
@@ -267,7 +406,9 @@ pub async fn run(pool: PgPool, config: RelayerConfig, mut stop: watch::Receiver<
         let provider = emledger_ledger::rpc::http_provider(url).with_context(|| format!("RPC URL of network {}", n.name))?;
         let wake = Arc::new(Notify::new());
         let sub = (config.submitter)(url.clone(), config.signer.clone());
-        submitters.push(tokio::spawn(submitter::run(pool.clone(), sub, wake.clone(), Arc::new(SubmitterHealth::default()), stop.clone())));
+        let sub_health = Arc::new(SubmitterHealth::default());
+        config.health.add_network(&n.name, sub_health.clone());
+        submitters.push(tokio::spawn(submitter::run(pool.clone(), sub, wake.clone(), sub_health, stop.clone())));
         tracing::info!(network = %n.name, chain_id = n.chain_id, link = %link, "relaying for network");
         sides.insert(n.chain_id, Side { network: n, link, provider, wake });
     }
@@ -301,16 +442,26 @@ impl Relayer {
     /// step. True when something moved.
     async fn pass(&self) -> bool {
         let mut moved = false;
+        let health = &self.config.health;
         for side in self.sides.values() {
             match self.discover(side).await {
-                Ok(n) => moved |= n > 0,
-                Err(e) => tracing::warn!(network = %side.network.name, error = %format!("{e:#}"), "looking for cross-ledger orders failed"),
+                Ok(n) => {
+                    moved |= n > 0;
+                    health.scanned(&side.network.name, None);
+                }
+                Err(e) => {
+                    let error = crate::revert::sanitize(&format!("{e:#}"));
+                    tracing::warn!(network = %side.network.name, error = %error, "looking for cross-ledger orders failed");
+                    health.scanned(&side.network.name, Some(error));
+                }
             }
         }
         let open = match self.open_transfers().await {
             Ok(t) => t,
             Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "reading open cross-ledger transfers failed");
+                let error = crate::revert::sanitize(&format!("{e:#}"));
+                tracing::warn!(error = %error, "reading open cross-ledger transfers failed");
+                health.pass_ended(Some(error));
                 return moved;
             }
         };
@@ -331,6 +482,7 @@ impl Relayer {
                 }
             }
         }
+        health.pass_ended(None);
         moved
     }
 

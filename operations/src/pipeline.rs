@@ -135,7 +135,25 @@ pub async fn health(pool: &PgPool, submitter: &SubmitterState, stuck_after: std:
     let mut reasons = Vec::new();
     if !submitter.running {
         reasons.push("no operation submitter in this process (no --platform-key or --rpc-url): operations are stored, not sent".into());
-    } else if submitter.consecutive_errors >= FAILED_PASSES_DEGRADED {
+    }
+    reasons.extend(submitter_problems(submitter));
+    if let (Some(age), Some(status)) = (oldest, status.as_deref()) {
+        if age > stuck_after.as_secs_f64() {
+            reasons.push(format!("an operation has been {status} for {age:.0} s since it was accepted (threshold {} s)", stuck_after.as_secs()));
+        }
+    }
+    // cross-ledger transfers not finished long after they were ordered (a network
+    // or the relayer not moving them)
+    reasons.extend(open_cross_ledger(pool).await?.stuck(stuck_after));
+    metrics::gauge!("emledger_pipeline_degraded").set(if reasons.is_empty() { 0.0 } else { 1.0 });
+    Ok(PipelineHealth { status: if reasons.is_empty() { "UP" } else { "DEGRADED" }, reasons, oldest_unsettled_secs: oldest })
+}
+
+/// Why a running submitter is not healthy: passes failing in a row, or none
+/// finished lately (empty when it is).
+pub fn submitter_problems(submitter: &SubmitterState) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if submitter.consecutive_errors >= FAILED_PASSES_DEGRADED {
         reasons.push(format!(
             "the operation submitter failed {} passes in a row: {}",
             submitter.consecutive_errors,
@@ -145,29 +163,52 @@ pub async fn health(pool: &PgPool, submitter: &SubmitterState, stuck_after: std:
     if let Some(quiet) = submitter.last_pass.map(|t| t.elapsed()).filter(|q| *q > SILENT_PASS_DEGRADED) {
         reasons.push(format!("the operation submitter has not finished a pass for {:.0} s", quiet.as_secs_f64()));
     }
-    if let (Some(age), Some(status)) = (oldest, status.as_deref()) {
-        if age > stuck_after.as_secs_f64() {
-            reasons.push(format!("an operation has been {status} for {age:.0} s since it was accepted (threshold {} s)", stuck_after.as_secs()));
-        }
-    }
-    // cross-ledger transfers not finished long after they were ordered (a network
-    // or the relayer not moving them)
-    let (xl_age, xl_status): (Option<f64>, Option<String>) = sqlx::query_as(
-        "SELECT EXTRACT(EPOCH FROM now() - min(created_at))::float8, (array_agg(status ORDER BY created_at))[1]
-         FROM cross_ledger_transfers WHERE status NOT IN ('COMPLETED', 'REVOKED')",
-    )
-    .fetch_optional(pool)
-    .await?
-    .unwrap_or((None, None));
-    metrics::gauge!("emledger_cross_ledger_oldest_open_seconds").set(xl_age.unwrap_or(0.0));
-    if let (Some(age), Some(status)) = (xl_age, xl_status.as_deref()) {
-        if age > stuck_after.as_secs_f64() {
-            reasons.push(format!(
+    reasons
+}
+
+/// The cross-ledger transfers not finished yet.
+#[derive(Debug, Clone, Default)]
+pub struct OpenCrossLedger {
+    pub count: i64,
+    /// Seconds since the oldest open one was ordered, and its status.
+    pub oldest_secs: Option<f64>,
+    pub oldest_status: Option<String>,
+}
+
+impl OpenCrossLedger {
+    /// The reason to report when the oldest has been open longer than `stuck_after`.
+    pub fn stuck(&self, stuck_after: std::time::Duration) -> Option<String> {
+        let (age, status) = (self.oldest_secs?, self.oldest_status.as_deref()?);
+        (age > stuck_after.as_secs_f64()).then(|| {
+            format!(
                 "a cross-ledger transfer has been open ({status}) for {age:.0} s since it was ordered (threshold {} s): is the relayer running and are both networks up?",
                 stuck_after.as_secs()
-            ));
-        }
+            )
+        })
     }
-    metrics::gauge!("emledger_pipeline_degraded").set(if reasons.is_empty() { 0.0 } else { 1.0 });
-    Ok(PipelineHealth { status: if reasons.is_empty() { "UP" } else { "DEGRADED" }, reasons, oldest_unsettled_secs: oldest })
+}
+
+/// Reads the open cross-ledger transfers (one index-backed query) and publishes
+/// `emledger_cross_ledger_open_transfers` and `emledger_cross_ledger_oldest_open_seconds`.
+pub async fn open_cross_ledger(pool: &PgPool) -> Result<OpenCrossLedger> {
+    let (count, oldest_secs, oldest_status): (i64, Option<f64>, Option<String>) = sqlx::query_as(
+        "SELECT count(*), EXTRACT(EPOCH FROM now() - min(created_at))::float8, (array_agg(status ORDER BY created_at))[1]
+         FROM cross_ledger_transfers WHERE status NOT IN ('COMPLETED', 'REVOKED')",
+    )
+    .fetch_one(pool)
+    .await?;
+    metrics::gauge!("emledger_cross_ledger_open_transfers").set(count as f64);
+    metrics::gauge!("emledger_cross_ledger_oldest_open_seconds").set(oldest_secs.unwrap_or(0.0));
+    Ok(OpenCrossLedger { count, oldest_secs, oldest_status })
+}
+
+/// `DOWN` when a dependency is, else `UP` with no reasons and `DEGRADED` with some.
+pub fn overall_status(down: bool, reasons: &[String]) -> &'static str {
+    if down {
+        "DOWN"
+    } else if reasons.is_empty() {
+        "UP"
+    } else {
+        "DEGRADED"
+    }
 }

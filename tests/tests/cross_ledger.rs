@@ -10,7 +10,8 @@
 //! - A transfer whose currency is not active on the destination is revoked:
 //!   the origin hold is released, both movements ERROR with the reason.
 //! - The destination node frozen (SIGSTOP) for 30 s: the transfer waits, and
-//!   completes once it answers again.
+//!   completes once it answers again; the API's `/health` and the relayer's own
+//!   (`--metrics-listen`) are DEGRADED meanwhile, naming what is stuck, and UP after.
 //!
 //! Users and wallets are written to the database directly: the API does not yet
 //! create a wallet on a chosen network.
@@ -168,7 +169,7 @@ impl Drop for Relayer {
     }
 }
 
-fn relayer(db_url: &str, a: &Net, b_rpc: &str, b: &Net, fault: Option<&str>) -> anyhow::Result<Relayer> {
+fn relayer(db_url: &str, a: &Net, b_rpc: &str, b: &Net, fault: Option<&str>, status_port: Option<u16>) -> anyhow::Result<Relayer> {
     let log = test_state_dir().join("relayer.log");
     let _ = std::fs::create_dir_all(log.parent().unwrap());
     let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
@@ -192,7 +193,32 @@ fn relayer(db_url: &str, a: &Net, b_rpc: &str, b: &Net, fault: Option<&str>) -> 
     if let Some(f) = fault {
         cmd.env("EMLEDGER_FAULT", f);
     }
+    if let Some(port) = status_port {
+        cmd.arg("--metrics-listen").arg(format!("127.0.0.1:{port}")).arg("--stuck-after-secs").arg("10");
+    }
     Ok(Relayer(cmd.spawn()?))
+}
+
+/// The relayer's `/health` (status code, body), or `None` while it does not answer yet.
+async fn relayer_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let r = reqwest::Client::new().get(format!("http://127.0.0.1:{port}{path}")).timeout(Duration::from_secs(5)).send().await.ok()?;
+    Some((r.status().as_u16(), r.text().await.ok()?))
+}
+
+/// Polls the relayer's `/health` until `ok` holds for its body (JSON), for at most `within`.
+async fn relayer_health_until(port: u16, within: Duration, ok: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+    let start = Instant::now();
+    let mut last = Value::Null;
+    loop {
+        if let Some((200, body)) = relayer_get(port, "/health").await {
+            last = serde_json::from_str(&body)?;
+            if ok(&last) {
+                return Ok(last);
+            }
+        }
+        anyhow::ensure!(start.elapsed() < within, "the relayer's /health not as expected after {within:?}: {last}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn transfer_status(pool: &PgPool, operation_id: &str) -> anyhow::Result<Option<(String, Option<String>)>> {
@@ -315,11 +341,22 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
         "relayer_after_execute_in",
     ];
     for fault in faults {
-        let mut child = relayer(&db_url, &a, &b.chain.rpc_url(), &b, Some(fault))?;
+        let mut child = relayer(&db_url, &a, &b.chain.rpc_url(), &b, Some(fault), None)?;
         aborted(&mut child, fault).await?;
     }
-    let live = relayer(&db_url, &a, &b.chain.rpc_url(), &b, None)?;
+    let status_port = free_port();
+    let live = relayer(&db_url, &a, &b.chain.rpc_url(), &b, None, Some(status_port))?;
     wait_status(&pool, id, "COMPLETED", Duration::from_secs(60)).await?;
+    // the relayer's own /health and /metrics: both networks, nothing open, nothing failing
+    let up = relayer_health_until(status_port, Duration::from_secs(15), |h| h["status"] == "UP").await?;
+    let names: Vec<&str> = up["networks"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"net-a") && names.contains(&"net-b"), "{up}");
+    assert_eq!(up["openTransfers"], 0, "{up}");
+    let (code, text) = relayer_get(status_port, "/metrics").await.expect("the relayer's /metrics answers");
+    assert_eq!(code, 200);
+    for line in ["emledger_relayer_degraded 0", "emledger_cross_ledger_open_transfers 0", "emledger_relayer_order_scan_consecutive_errors{network=\"net-b\"} 0"] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in the relayer's /metrics:\n{text}");
+    }
 
     let on_a = a.link().getTransferData(id.into()).call().await?;
     let on_b = b.link().getTransferData(id.into()).call().await?;
@@ -413,10 +450,21 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
     let (_, health) = api.get("/health").await;
     assert_eq!(health["status"], "DEGRADED", "{health}");
     assert!(health["reasons"].to_string().contains("cross-ledger transfer has been open (ORDERED)"), "{health}");
+    // the relayer says which network it cannot reach, and that the transfer waits
+    let (code, body) = relayer_get(status_port, "/health").await.expect("the relayer's /health answers while B is frozen");
+    let relayer_health: Value = serde_json::from_str(&body)?;
+    assert_eq!((code, &relayer_health["status"]), (200, &json!("DEGRADED")), "{relayer_health}");
+    let reasons = relayer_health["reasons"].to_string();
+    assert!(reasons.contains("network net-b: looking for cross-ledger orders failed"), "{relayer_health}");
+    assert!(!reasons.contains("network net-a"), "{relayer_health}");
+    assert!(reasons.contains("cross-ledger transfer has been open (ORDERED)"), "{relayer_health}");
+    let (_, text) = relayer_get(status_port, "/metrics").await.expect("the relayer's /metrics answers");
+    assert!(text.lines().any(|l| l == "emledger_relayer_degraded 1"), "{text}");
     assert!(Command::new("kill").args(["-CONT", &pid]).status()?.success());
     wait_status(&pool, paused, "COMPLETED", Duration::from_secs(60)).await?;
     let (_, health) = api.get("/health").await;
     assert!(!health["reasons"].to_string().contains("cross-ledger"), "{health}");
+    relayer_health_until(status_port, Duration::from_secs(15), |h| h["status"] == "UP").await?;
     assert_eq!(b.token().balanceOf(alice_b).call().await?, U256::from(3_000));
     assert_eq!(supply(&a).await? + supply(&b).await?, total_before);
     assert_eq!(balances_agree(&pool, &a, alice_a).await?, ("7000".into(), "0".into()));
@@ -438,7 +486,7 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
     let start = Instant::now();
     let mut kills = 0;
     loop {
-        let mut r = relayer(&db_url, &a, &b.chain.rpc_url(), &b, None)?;
+        let mut r = relayer(&db_url, &a, &b.chain.rpc_url(), &b, None, None)?;
         tokio::time::sleep(Duration::from_millis(rng.gen_range(50..400))).await;
         if transfer_status(&pool, random).await?.is_some_and(|s| s.0 == "COMPLETED") {
             break;

@@ -147,13 +147,7 @@ pub(crate) async fn report(ctx: &ApiContext) -> Health {
             ("UNKNOWN", None)
         }
     };
-    let status = if down {
-        "DOWN"
-    } else if reasons.is_empty() {
-        "UP"
-    } else {
-        "DEGRADED"
-    };
+    let status = pipeline::overall_status(down, &reasons);
     Health {
         status,
         database: if database_up { "UP" } else { "DOWN" },
