@@ -97,11 +97,7 @@ pub async fn run(
     health: std::sync::Arc<crate::workers::WorkerHealth>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let client = match emledger_ledger::rpc::outbound_client(
-        config.timeout,
-        config.ca_file.as_deref(),
-        Some(std::sync::Arc::new(super::target::PublicOnlyResolver)),
-    ) {
+    let client = match Clients::new(&config) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "webhook delivery cannot start");
@@ -149,8 +145,37 @@ pub async fn run(
     }
 }
 
+/// The delivery clients: one for https URLs, whose resolver connects to public
+/// addresses only, and one for plain http URLs (loopback hosts only, the
+/// development case), whose resolver also keeps loopback answers.
+pub struct Clients {
+    https: alloy::transports::http::reqwest::Client,
+    http: alloy::transports::http::reqwest::Client,
+}
+
+impl Clients {
+    pub fn new(config: &DeliveryConfig) -> anyhow::Result<Self> {
+        let client = |keep_loopback| {
+            emledger_ledger::rpc::outbound_client(
+                config.timeout,
+                config.ca_file.as_deref(),
+                Some(std::sync::Arc::new(super::target::PublicOnlyResolver { keep_loopback })),
+            )
+        };
+        Ok(Self { https: client(false)?, http: client(true)? })
+    }
+
+    fn for_url(&self, url: &str) -> &alloy::transports::http::reqwest::Client {
+        if url::Url::parse(url).is_ok_and(|u| u.scheme() == "http") {
+            &self.http
+        } else {
+            &self.https
+        }
+    }
+}
+
 /// Claims, sends and records one batch; returns how many were sent.
-pub async fn pass(pool: &PgPool, client: &alloy::transports::http::reqwest::Client, config: &DeliveryConfig) -> anyhow::Result<usize> {
+pub async fn pass(pool: &PgPool, clients: &Clients, config: &DeliveryConfig) -> anyhow::Result<usize> {
     let claim_for = config.timeout + Duration::from_secs(5);
     let claimed: Vec<Claimed> = sqlx::query_as(
         "WITH due AS (
@@ -186,7 +211,7 @@ pub async fn pass(pool: &PgPool, client: &alloy::transports::http::reqwest::Clie
     }
     let results: Vec<(Claimed, Outcome)> = futures::stream::iter(claimed)
         .map(|d| async move {
-            let outcome = send(client, &d).await;
+            let outcome = send(clients.for_url(&d.url), &d).await;
             (d, outcome)
         })
         .buffer_unordered(config.concurrency.max(1))

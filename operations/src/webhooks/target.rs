@@ -17,12 +17,13 @@
 //! loopback. `emledger api --webhook-allow-private-targets` lifts the guard for
 //! platforms whose receivers live on a private network.
 //!
-//! The delivery client also resolves through [`PublicOnlyResolver`], which drops
-//! every non-public address but loopback from the answers it connects to: a name
-//! whose DNS answer changes between the check and the connection (rebinding)
-//! still cannot reach a private or link-local address. (Loopback stays
-//! reachable for the http development case; https to loopback is refused by the
-//! check before the try.)
+//! The delivery clients also resolve through [`PublicOnlyResolver`], which drops
+//! every non-public address from the answers they connect to: a name whose DNS
+//! answer changes between the check and the connection (rebinding) still cannot
+//! reach a private, link-local or loopback address. Deliveries over plain http
+//! (which only loopback hosts may register) go through a second client whose
+//! resolver keeps loopback answers, the development case; https never connects
+//! to loopback.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
@@ -153,14 +154,16 @@ pub async fn check_resolved(raw: &str) -> Result<(), String> {
     }
 }
 
-/// The addresses of `host` a delivery may connect to: the public ones and
-/// loopback; an answer with nothing else is an error naming what it had.
-pub fn connectable(host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
+/// The addresses of `host` a delivery may connect to: the public ones, and
+/// loopback when `keep_loopback` (plain http, the development case); an answer
+/// with nothing else is an error naming what it had.
+pub fn connectable(host: &str, addrs: Vec<SocketAddr>, keep_loopback: bool) -> Result<Vec<SocketAddr>, String> {
     if allow_private() {
         return Ok(addrs);
     }
-    let first_refused = addrs.iter().find_map(|a| non_public(a.ip()).filter(|why| *why != LOOPBACK).map(|why| (a.ip(), why)));
-    let kept: Vec<SocketAddr> = addrs.into_iter().filter(|a| non_public(a.ip()).is_none_or(|why| why == LOOPBACK)).collect();
+    let allowed = |why: &str| keep_loopback && why == LOOPBACK;
+    let first_refused = addrs.iter().find_map(|a| non_public(a.ip()).filter(|why| !allowed(why)).map(|why| (a.ip(), why)));
+    let kept: Vec<SocketAddr> = addrs.into_iter().filter(|a| non_public(a.ip()).is_none_or(allowed)).collect();
     match (kept.is_empty(), first_refused) {
         (true, Some((ip, why))) => Err(format!("{host} resolves to {ip}, {why}: webhook targets must be public addresses")),
         (true, None) => Err(format!("{host} resolves to no address")),
@@ -168,15 +171,19 @@ pub fn connectable(host: &str, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>
     }
 }
 
-/// The webhook client's DNS resolver: the system's answers through [`connectable`].
-pub struct PublicOnlyResolver;
+/// A webhook client's DNS resolver: the system's answers through [`connectable`].
+pub struct PublicOnlyResolver {
+    /// Keep loopback answers (the client for plain http URLs only).
+    pub keep_loopback: bool,
+}
 
 impl Resolve for PublicOnlyResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_owned();
+        let keep_loopback = self.keep_loopback;
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept = connectable(&host, addrs)?;
+            let kept = connectable(&host, addrs, keep_loopback)?;
             Ok(Box::new(kept.into_iter()) as Addrs)
         })
     }
@@ -245,14 +252,34 @@ mod tests {
     }
 
     #[test]
-    fn the_resolver_keeps_public_and_loopback_answers_only() {
-        let sa = |s: &str| -> SocketAddr { format!("{s}:443").parse().unwrap() };
-        let mixed = vec![sa("10.0.0.7"), sa("93.184.216.34"), sa("169.254.169.254")];
-        assert_eq!(connectable("h", mixed).unwrap(), vec![sa("93.184.216.34")]);
-        assert_eq!(connectable("h", vec![sa("127.0.0.1")]).unwrap(), vec![sa("127.0.0.1")]);
-        let err = connectable("rebound.example", vec![sa("169.254.169.254")]).unwrap_err();
-        assert!(err.contains("rebound.example") && err.contains("link-local"), "{err}");
-        assert!(connectable("h", vec![]).unwrap_err().contains("no address"));
+    fn the_resolver_keeps_public_answers_and_loopback_only_for_plain_http() {
+        let sa = |s: &str| SocketAddr::new(ip(s), 443);
+        for keep_loopback in [false, true] {
+            let mixed = vec![sa("10.0.0.7"), sa("93.184.216.34"), sa("169.254.169.254"), sa("127.0.0.1")];
+            let kept = connectable("h", mixed, keep_loopback).unwrap();
+            assert_eq!(kept.contains(&sa("127.0.0.1")), keep_loopback);
+            assert!(kept.contains(&sa("93.184.216.34")) && kept.len() == 1 + keep_loopback as usize, "{kept:?}");
+            let err = connectable("rebound.example", vec![sa("169.254.169.254")], keep_loopback).unwrap_err();
+            assert!(err.contains("rebound.example") && err.contains("link-local"), "{err}");
+            assert!(connectable("h", vec![], keep_loopback).unwrap_err().contains("no address"));
+        }
+        assert_eq!(connectable("h", vec![sa("127.0.0.1")], true).unwrap(), vec![sa("127.0.0.1")]);
+        let err = connectable("rebound.example", vec![sa("127.0.0.1"), sa("::1")], false).unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+    }
+
+    /// The real resolver with the system's answer for `localhost` (a name that
+    /// resolves to loopback, as a rebound one would).
+    #[tokio::test]
+    async fn the_https_resolver_refuses_a_name_that_resolves_to_loopback() {
+        let name = || -> Name { "localhost".parse().unwrap() };
+        let err = match (PublicOnlyResolver { keep_loopback: false }).resolve(name()).await {
+            Ok(addrs) => panic!("connectable: {:?}", addrs.collect::<Vec<_>>()),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("localhost") && err.contains("loopback"), "{err}");
+        let kept: Vec<SocketAddr> = (PublicOnlyResolver { keep_loopback: true }).resolve(name()).await.unwrap().collect();
+        assert!(!kept.is_empty() && kept.iter().all(|a| a.ip().is_loopback()), "{kept:?}");
     }
 
     #[tokio::test]
