@@ -112,6 +112,9 @@ struct RelayerArgs {
     /// The most one cross-ledger transfer may move, in token minor units (more is revoked, reason 8).
     #[arg(long, env = "EMLEDGER_CROSS_LEDGER_MAX_AMOUNT")]
     max_amount: Option<u128>,
+    /// Transfers advanced side by side in one pass.
+    #[arg(long, env = "EMLEDGER_RELAYER_CONCURRENCY", default_value_t = 16)]
+    concurrency: usize,
     /// Where to serve the relayer's /health and /metrics (none when not given).
     #[arg(long, env = "EMLEDGER_RELAYER_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
@@ -481,6 +484,7 @@ async fn main() -> anyhow::Result<()> {
             let mut config = emledger_operations::crossledger::RelayerConfig::new(rpc_urls, signer);
             config.poll = std::time::Duration::from_millis(args.poll_ms.max(10));
             config.max_amount = args.max_amount.map(alloy::primitives::U256::from);
+            config.concurrency = args.concurrency.max(1);
             if let Some(addr) = args.metrics_listen {
                 let stuck_after = Duration::from_secs(args.stuck_after_secs.max(1));
                 relayer_status::spawn(addr, pool.clone(), config.health.clone(), stuck_after).await?;

@@ -35,6 +35,7 @@ use alloy::{
 };
 use anyhow::Context;
 use emledger_contracts::CrossLedgerLink;
+use futures::StreamExt;
 use rand::RngCore;
 use sqlx::{PgPool, Row};
 use tokio::sync::{watch, Notify};
@@ -157,6 +158,8 @@ pub struct RelayerConfig {
     pub max_accept_failures: i32,
     /// The most one transfer may move (token minor units); `None`: no limit.
     pub max_amount: Option<U256>,
+    /// Transfers advanced at once in a pass.
+    pub concurrency: usize,
     /// Settings of the per-network submitters.
     pub submitter: fn(String, PrivateKeySigner) -> SubmitterConfig,
     /// What the relayer last did, for whoever serves its `/health` and `/metrics`.
@@ -172,6 +175,7 @@ impl RelayerConfig {
             log_range: 2_000,
             max_accept_failures: 5,
             max_amount: None,
+            concurrency: 16,
             submitter: SubmitterConfig::new,
             health: Arc::default(),
         }
@@ -465,8 +469,19 @@ impl Relayer {
                 return moved;
             }
         };
-        for t in open {
-            match self.advance(&t).await {
+        // transfers are independent (each its own row and its own step rows), so
+        // they advance side by side: one waiting on a slow network's RPC timeout
+        // does not hold up the others' steps
+        let advanced: Vec<(Transfer, anyhow::Result<bool>)> = futures::stream::iter(open)
+            .map(|t| async move {
+                let r = self.advance(&t).await;
+                (t, r)
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        for (t, result) in advanced {
+            match result {
                 Ok(m) => moved |= m,
                 Err(e) => {
                     let error = crate::revert::sanitize(&format!("{e:#}"));

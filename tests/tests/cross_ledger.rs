@@ -12,6 +12,7 @@
 //! - The destination node frozen (SIGSTOP) for 30 s: the transfer waits, and
 //!   completes once it answers again; the API's `/health` and the relayer's own
 //!   (`--metrics-listen`) are DEGRADED meanwhile, naming what is stuck, and UP after.
+//! - Four orders at once complete side by side, each step once.
 //!
 //! Users and wallets are written to the database directly: the API does not yet
 //! create a wallet on a chosen network.
@@ -505,6 +506,25 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
     assert_eq!(supply(&a).await? + supply(&b).await?, total_before);
     assert_eq!(balances_agree(&pool, &a, alice_a).await?, ("6300".into(), "0".into()));
     assert_eq!(balances_agree(&pool, &b, alice_b).await?, ("3700".into(), "0".into()));
+
+    // 6. four orders at once: the relayer advances them side by side, each step once
+    let _live = relayer(&db_url, &a, &b.chain.rpc_url(), &b, None, None)?;
+    let many: Vec<String> = (0..4).map(|i| format!("xl-6-{i}")).collect();
+    for id in &many {
+        order(&a, 1, id, 100, alice_b).await?;
+    }
+    for id in &many {
+        wait_status(&pool, id, "COMPLETED", Duration::from_secs(60)).await?;
+        let (steps,): (i64,) = sqlx::query_as("SELECT count(*) FROM operations WHERE chain_operation_id = $1 AND status = 'SUCCESS'")
+            .bind(id)
+            .fetch_one(&pool)
+            .await?;
+        assert_eq!(steps, 4, "{id}: each step once");
+    }
+    assert_eq!(b.token().balanceOf(alice_b).call().await?, U256::from(4_100));
+    assert_eq!(supply(&a).await? + supply(&b).await?, total_before);
+    assert_eq!(balances_agree(&pool, &a, alice_a).await?, ("5900".into(), "0".into()));
+    assert_eq!(balances_agree(&pool, &b, alice_b).await?, ("4100".into(), "0".into()));
 
     // reconcile clean on both networks
     drop(api);
