@@ -140,7 +140,7 @@ async fn second_network(
     platform: &PrivateKeySigner,
 ) -> anyhow::Result<Second> {
     if args.fresh {
-        let _ = std::fs::remove_file(state_dir.join("anvil-2/state.json"));
+        state_file::remove(&state_dir.join("anvil-2"));
     }
     let port = args.anvil_port.checked_add(1).context("--anvil-port + 1 is out of range")?;
     let anvil = AnvilProcess::start_as(state_dir, port, 31338, "anvil-2")?;
@@ -178,6 +178,145 @@ fn state_secret(state_dir: &Path, name: &str) -> anyhow::Result<String> {
     Ok(secret)
 }
 
+/// anvil rewrites its state file in place (truncate, then write) every
+/// `--state-interval`: killed in that window (kill -9 of `up` takes anvil with
+/// it) it leaves an empty or cut-off file it then refuses to start from. `up`
+/// keeps the last copy that parsed (`state.good.json`, written aside and
+/// renamed, so never torn itself) and starts from it when `state.json` is torn:
+/// a few seconds older, which the submitter's rewind handling already covers.
+mod state_file {
+    use std::{
+        path::{Path, PathBuf},
+        time::SystemTime,
+    };
+
+    pub const STATE: &str = "state.json";
+    pub const GOOD: &str = "state.good.json";
+
+    /// A complete JSON document (what anvil can load), not an empty or cut-off one.
+    pub fn is_whole(bytes: &[u8]) -> bool {
+        !bytes.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    }
+
+    /// The state file's (modified, length): a new one means anvil wrote again.
+    pub type Stamp = (SystemTime, u64);
+
+    fn stamp(path: &Path) -> Option<Stamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some((m.modified().ok()?, m.len()))
+    }
+
+    /// Copies a whole `state.json` to `state.good.json` when it changed since
+    /// `last`; a file caught mid-write is skipped (the next pass takes it).
+    pub fn checkpoint(dir: &Path, last: Option<Stamp>) -> std::io::Result<Option<Stamp>> {
+        let path = dir.join(STATE);
+        let Some(now) = stamp(&path) else { return Ok(last) };
+        if Some(now) == last {
+            return Ok(last);
+        }
+        let bytes = std::fs::read(&path)?;
+        // written again while read: take it next time
+        if stamp(&path) != Some(now) || !is_whole(&bytes) {
+            return Ok(last);
+        }
+        write_aside(&dir.join(GOOD), &bytes)?;
+        Ok(Some(now))
+    }
+
+    fn write_aside(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, path)
+    }
+
+    /// Before anvil starts: a torn `state.json` is moved aside and the last
+    /// whole copy put in its place. Says what it did, if anything.
+    pub fn recover(dir: &Path) -> std::io::Result<Option<String>> {
+        let path = dir.join(STATE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if is_whole(&bytes) {
+            return Ok(None);
+        }
+        let torn: PathBuf = dir.join("state.torn.json");
+        std::fs::rename(&path, &torn)?;
+        let good = std::fs::read(dir.join(GOOD)).ok().filter(|b| is_whole(b));
+        Ok(Some(match good {
+            Some(good) => {
+                write_aside(&path, &good)?;
+                format!(
+                    "the state file was torn ({} bytes, an interrupted write; kept as {}): starting from the last whole copy, {GOOD}",
+                    bytes.len(),
+                    torn.display()
+                )
+            }
+            None => format!(
+                "the state file was torn ({} bytes; kept as {}) and no whole copy exists: anvil starts with an empty chain",
+                bytes.len(),
+                torn.display()
+            ),
+        }))
+    }
+
+    /// Forgets the chain (`--fresh`).
+    pub fn remove(dir: &Path) {
+        for name in [STATE, GOOD] {
+            let _ = std::fs::remove_file(dir.join(name));
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn dir(name: &str) -> PathBuf {
+            let d = std::env::temp_dir().join(format!("emledger-state-file-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&d);
+            std::fs::create_dir_all(&d).unwrap();
+            d
+        }
+
+        #[test]
+        fn a_torn_state_file_is_replaced_by_the_last_whole_copy() {
+            let d = dir("torn");
+            std::fs::write(d.join(STATE), br#"{"block":{"number":"0x7"},"accounts":{}}"#).unwrap();
+            let stamp = checkpoint(&d, None).unwrap();
+            assert!(stamp.is_some());
+            assert_eq!(std::fs::read(d.join(GOOD)).unwrap(), std::fs::read(d.join(STATE)).unwrap());
+            // unchanged: nothing copied again
+            assert_eq!(checkpoint(&d, stamp).unwrap(), stamp);
+            // kill -9 mid-write: a cut-off document, then an empty one
+            for torn in [&br#"{"block":{"number":"0x9"},"acc"#[..], b""] {
+                std::fs::write(d.join(STATE), torn).unwrap();
+                // a torn file is never taken as the good copy
+                checkpoint(&d, None).unwrap();
+                assert!(is_whole(&std::fs::read(d.join(GOOD)).unwrap()));
+                let said = recover(&d).unwrap().expect("recovered");
+                assert!(said.contains("last whole copy"), "{said}");
+                assert_eq!(std::fs::read(d.join(STATE)).unwrap(), br#"{"block":{"number":"0x7"},"accounts":{}}"#);
+                assert_eq!(std::fs::read(d.join("state.torn.json")).unwrap(), torn);
+            }
+            // a whole file is left alone
+            assert_eq!(recover(&d).unwrap(), None);
+            let _ = std::fs::remove_dir_all(&d);
+        }
+
+        #[test]
+        fn without_a_whole_copy_anvil_starts_empty_and_says_so() {
+            let d = dir("none");
+            assert_eq!(recover(&d).unwrap(), None, "no state file: nothing to do");
+            std::fs::write(d.join(STATE), b"{\"block\":").unwrap();
+            let said = recover(&d).unwrap().expect("recovered");
+            assert!(said.contains("no whole copy"), "{said}");
+            assert!(!d.join(STATE).exists());
+            let _ = std::fs::remove_dir_all(&d);
+        }
+    }
+}
+
 /// The anvil child: SIGINT on stop so it writes its state file. In a process
 /// group of its own (a Ctrl-C in the terminal reaches `up`, which stops it in
 /// order) and killed by the kernel if `up` dies (never orphaned).
@@ -187,6 +326,8 @@ struct AnvilProcess {
     chain_id: u64,
     /// Its directory under the state dir (`anvil`, `anvil-2`).
     dir: &'static str,
+    /// The state file last copied aside whole.
+    checkpointed: Option<state_file::Stamp>,
 }
 
 impl AnvilProcess {
@@ -210,6 +351,10 @@ impl AnvilProcess {
         {
             use std::io::Write;
             writeln!(log, "==== emledger up: anvil starting at unix time {} ====", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))?;
+            if let Some(said) = state_file::recover(&dir)? {
+                warn!(dir = %dir.display(), "{said}");
+                writeln!(log, "==== emledger up: {said} ====")?;
+            }
         }
         let mut cmd = Command::new(toolchain::anvil());
         cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--chain-id", &chain_id.to_string()])
@@ -236,12 +381,23 @@ impl AnvilProcess {
             }
         }
         let child = cmd.spawn().with_context(|| format!("starting {} (run scripts/setup)", toolchain::anvil().display()))?;
-        Ok(Self { child, port, chain_id, dir: dir_name })
+        Ok(Self { child, port, chain_id, dir: dir_name, checkpointed: None })
     }
 
     /// The same anvil again, from its state file.
     fn restart(&self, state_dir: &Path) -> anyhow::Result<Self> {
         Self::start_as(state_dir, self.port, self.chain_id, self.dir)
+    }
+
+    /// Keeps the last whole state file aside (see [`state_file`]); a failure
+    /// is said and tried again on the next tick.
+    async fn checkpoint(&mut self, state_dir: &Path) {
+        let (dir, last) = (state_dir.join(self.dir), self.checkpointed);
+        match tokio::task::spawn_blocking(move || state_file::checkpoint(&dir, last)).await {
+            Ok(Ok(stamp)) => self.checkpointed = stamp,
+            Ok(Err(e)) => warn!(error = %e, dir = self.dir, "could not keep a copy of anvil's state file"),
+            Err(e) => warn!(error = %e, "state file checkpoint task"),
+        }
     }
 
     /// `Some(status)` once the process has exited.
@@ -475,8 +631,7 @@ fn days_from_now(days: u64) -> String {
 
 pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs) -> anyhow::Result<()> {
     if args.fresh {
-        let anvil_state = state_dir.join("anvil/state.json");
-        let _ = std::fs::remove_file(&anvil_state);
+        state_file::remove(&state_dir.join("anvil"));
     }
     let (rpc_url, ws_url, mut anvil) = match &args.rpc_url {
         Some(url) => (url.clone(), args.ws_url.clone(), None),
@@ -648,6 +803,7 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
         if let Some(s) = second.as_mut() {
+            s.anvil.checkpoint(&state_dir).await;
             if let Some(status) = s.anvil.exited() {
                 warn!(%status, "the second anvil exited; starting it again from its state file");
                 match s.anvil.restart(&state_dir) {
@@ -668,6 +824,7 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
             }
         }
         if let Some(a) = anvil.as_mut() {
+            a.checkpoint(&state_dir).await;
             if let Some(status) = a.exited() {
                 warn!(%status, "anvil exited; starting it again from its state file");
                 match a.restart(&state_dir) {

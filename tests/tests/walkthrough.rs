@@ -864,6 +864,11 @@ async fn up_restarts_a_killed_postgres_and_a_killed_anvil() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(up);
+    // and the kill landed while anvil was rewriting its state file (it truncates,
+    // then writes): the file is cut off. `up` starts from the last whole copy it kept.
+    let state_file = state_dir.join("anvil/state.json");
+    let whole = std::fs::read(&state_file).expect("anvil's state file");
+    std::fs::write(&state_file, &whole[..whole.len() / 2]).unwrap();
     let mut up = Up::start(&state_dir, false, &Node::ups_anvil());
     let rest = Rest::new(&up.exports);
     let rpc = up.exports["EMLEDGER_RPC"].clone();
@@ -924,6 +929,8 @@ async fn up_restarts_a_killed_postgres_and_a_killed_anvil() {
     assert!(Command::new("kill").args(["-0", &again.to_string()]).status().map(|s| !s.success()).unwrap_or(true), "anvil {again} still running after up stopped");
     let log = std::fs::read_to_string(state_dir.join("anvil/anvil.log")).unwrap();
     assert!(log.matches("==== emledger up: anvil starting").count() >= 2, "earlier anvil logs kept");
+    assert!(log.contains("the state file was torn") && log.contains("starting from the last whole copy"), "the torn state file is said in anvil.log");
+    assert!(state_dir.join("anvil/state.torn.json").exists(), "the torn file is kept for a look");
 }
 
 /// `emledger up --networks 2`: two anvils, a token and a CrossLedgerLink on each,
