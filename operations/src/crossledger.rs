@@ -270,16 +270,7 @@ pub async fn health(pool: &PgPool, relayer: &RelayerHealth, stuck_after: Duratio
         if s.networks.is_empty() {
             reasons.push("the relayer waits for two networks with a link in dlt_networks (emledger network add)".to_owned());
         }
-        if s.consecutive_errors >= pipeline::FAILED_PASSES_DEGRADED {
-            reasons.push(format!(
-                "the relayer failed {} passes in a row: {}",
-                s.consecutive_errors,
-                s.last_error.as_deref().unwrap_or("unknown error")
-            ));
-        }
-        if let Some(quiet) = s.last_pass.map(|t| t.elapsed()).filter(|q| *q > pipeline::SILENT_PASS_DEGRADED) {
-            reasons.push(format!("the relayer has not finished a pass for {:.0} s", quiet.as_secs_f64()));
-        }
+        reasons.extend(pipeline::pass_problems("the relayer", s.consecutive_errors, s.last_error.as_deref(), s.last_pass));
         for n in &s.networks {
             let sub = n.submitter.snapshot();
             if n.scan_errors >= pipeline::FAILED_PASSES_DEGRADED {

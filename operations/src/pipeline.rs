@@ -152,16 +152,19 @@ pub async fn health(pool: &PgPool, submitter: &SubmitterState, stuck_after: std:
 /// Why a running submitter is not healthy: passes failing in a row, or none
 /// finished lately (empty when it is).
 pub fn submitter_problems(submitter: &SubmitterState) -> Vec<String> {
+    pass_problems("the operation submitter", submitter.consecutive_errors, submitter.last_error.as_deref(), submitter.last_pass)
+}
+
+/// Why a worker that runs in passes (`who`) is not healthy: `errors` failed
+/// passes in a row (reaching [`FAILED_PASSES_DEGRADED`]), or no pass finished for
+/// [`SILENT_PASS_DEGRADED`] since `last_pass`.
+pub fn pass_problems(who: &str, errors: u32, last_error: Option<&str>, last_pass: Option<std::time::Instant>) -> Vec<String> {
     let mut reasons = Vec::new();
-    if submitter.consecutive_errors >= FAILED_PASSES_DEGRADED {
-        reasons.push(format!(
-            "the operation submitter failed {} passes in a row: {}",
-            submitter.consecutive_errors,
-            submitter.last_error.as_deref().unwrap_or("unknown error")
-        ));
+    if errors >= FAILED_PASSES_DEGRADED {
+        reasons.push(format!("{who} failed {errors} passes in a row: {}", last_error.unwrap_or("unknown error")));
     }
-    if let Some(quiet) = submitter.last_pass.map(|t| t.elapsed()).filter(|q| *q > SILENT_PASS_DEGRADED) {
-        reasons.push(format!("the operation submitter has not finished a pass for {:.0} s", quiet.as_secs_f64()));
+    if let Some(quiet) = last_pass.map(|t| t.elapsed()).filter(|q| *q > SILENT_PASS_DEGRADED) {
+        reasons.push(format!("{who} has not finished a pass for {:.0} s", quiet.as_secs_f64()));
     }
     reasons
 }
@@ -210,5 +213,26 @@ pub fn overall_status(down: bool, reasons: &[String]) -> &'static str {
         "UP"
     } else {
         "DEGRADED"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn pass_problems_name_failing_and_quiet_workers() {
+        let now = Instant::now();
+        assert!(pass_problems("the relayer", FAILED_PASSES_DEGRADED - 1, Some("boom"), Some(now)).is_empty());
+        assert_eq!(
+            pass_problems("the relayer", FAILED_PASSES_DEGRADED, Some("connection refused"), Some(now)),
+            vec![format!("the relayer failed {FAILED_PASSES_DEGRADED} passes in a row: connection refused")]
+        );
+        assert_eq!(pass_problems("x", 5, None, None), vec!["x failed 5 passes in a row: unknown error".to_owned()]);
+        let Some(long_ago) = now.checked_sub(SILENT_PASS_DEGRADED + Duration::from_secs(2)) else { return };
+        let quiet = pass_problems("the operation submitter", 0, None, Some(long_ago));
+        assert_eq!(quiet.len(), 1);
+        assert!(quiet[0].starts_with("the operation submitter has not finished a pass for 3"), "{quiet:?}");
     }
 }
