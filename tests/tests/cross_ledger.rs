@@ -12,7 +12,10 @@
 //! - The destination node frozen (SIGSTOP) for 30 s: the transfer waits, and
 //!   completes once it answers again; the API's `/health` and the relayer's own
 //!   (`--metrics-listen`) are DEGRADED meanwhile, naming what is stuck, and UP after.
-//! - Four orders at once complete side by side, each step once.
+//! - Four orders at once complete side by side, each step once; three at once
+//!   through random SIGKILLs of the relayer too.
+//! - Postgres killed under the relayer: its `/health` DOWN (503), then UP by
+//!   itself once Postgres is back, and a new order completes.
 //!
 //! Users and wallets are written to the database directly: the API does not yet
 //! create a wallet on a chosen network.
@@ -479,36 +482,46 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
     assert_eq!(reason, Some(8));
     assert_eq!(a.token().balanceOnHold(alice_a).call().await?, U256::ZERO);
 
-    // 5. SIGKILL of the relayer at random moments until the transfer is done
+    // 5. SIGKILL of the relayer at random moments until three transfers ordered at
+    // once are done (the relayer advances them side by side, so kills land between
+    // the steps of different transfers)
     drop(live);
-    let random = "xl-5";
-    order(&a, 1, random, 700, alice_b).await?;
+    let randoms = [("xl-5-0", 300u64), ("xl-5-1", 200), ("xl-5-2", 200)];
+    for (id, amount) in randoms {
+        order(&a, 1, id, amount, alice_b).await?;
+    }
     let mut rng = rand::rngs::StdRng::seed_from_u64(emledger_tests::stack::seed("cross_ledger_random_kills"));
     let start = Instant::now();
     let mut kills = 0;
     loop {
         let mut r = relayer(&db_url, &a, &b.chain.rpc_url(), &b, None, None)?;
         tokio::time::sleep(Duration::from_millis(rng.gen_range(50..400))).await;
-        if transfer_status(&pool, random).await?.is_some_and(|s| s.0 == "COMPLETED") {
+        let mut done = 0;
+        for (id, _) in randoms {
+            done += usize::from(transfer_status(&pool, id).await?.is_some_and(|s| s.0 == "COMPLETED"));
+        }
+        if done == randoms.len() {
             break;
         }
         r.0.kill()?; // SIGKILL
         let _ = r.0.wait();
         kills += 1;
-        anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "not COMPLETED after {kills} kills: {:?}", transfer_status(&pool, random).await?);
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(120), "{done} of 3 COMPLETED after {kills} kills");
     }
-    eprintln!("cross-ledger transfer {random} completed through {kills} SIGKILLs of the relayer");
-    let steps: Vec<(String, String)> =
-        sqlx::query_as("SELECT kind, status FROM operations WHERE chain_operation_id = $1 ORDER BY seq").bind(random).fetch_all(&pool).await?;
-    assert_eq!(steps.len(), 4, "each step once: {steps:?}");
-    assert!(steps.iter().all(|s| s.1 == "SUCCESS"), "{steps:?}");
+    eprintln!("three cross-ledger transfers completed through {kills} SIGKILLs of the relayer");
+    for (id, _) in randoms {
+        let steps: Vec<(String, String)> =
+            sqlx::query_as("SELECT kind, status FROM operations WHERE chain_operation_id = $1 ORDER BY seq").bind(id).fetch_all(&pool).await?;
+        assert_eq!(steps.len(), 4, "{id}: each step once: {steps:?}");
+        assert!(steps.iter().all(|s| s.1 == "SUCCESS"), "{id}: {steps:?}");
+    }
     assert_eq!(b.token().balanceOf(alice_b).call().await?, U256::from(3_700));
     assert_eq!(supply(&a).await? + supply(&b).await?, total_before);
     assert_eq!(balances_agree(&pool, &a, alice_a).await?, ("6300".into(), "0".into()));
     assert_eq!(balances_agree(&pool, &b, alice_b).await?, ("3700".into(), "0".into()));
 
     // 6. four orders at once: the relayer advances them side by side, each step once
-    let _live = relayer(&db_url, &a, &b.chain.rpc_url(), &b, None, None)?;
+    let live = relayer(&db_url, &a, &b.chain.rpc_url(), &b, None, None)?;
     let many: Vec<String> = (0..4).map(|i| format!("xl-6-{i}")).collect();
     for id in &many {
         order(&a, 1, id, 100, alice_b).await?;
@@ -525,6 +538,34 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
     assert_eq!(supply(&a).await? + supply(&b).await?, total_before);
     assert_eq!(balances_agree(&pool, &a, alice_a).await?, ("5900".into(), "0".into()));
     assert_eq!(balances_agree(&pool, &b, alice_b).await?, ("4100".into(), "0".into()));
+
+    // 7. Postgres killed under the relayer: its /health answers DOWN (503) within
+    // seconds; once Postgres is back it is UP again by itself and moves a new order
+    drop(live);
+    let status_port = free_port();
+    let live = relayer(&db_url, &a, &b.chain.rpc_url(), &b, None, Some(status_port))?;
+    relayer_health_until(status_port, Duration::from_secs(30), |h| h["status"] == "UP").await?;
+    let c = emledger_tests::stack::cluster().expect("this binary's cluster");
+    let pid = std::fs::read_to_string(c.data_dir().join("postmaster.pid"))?.lines().next().unwrap_or_default().trim().to_owned();
+    assert!(Command::new("kill").args(["-9", &pid]).status()?.success());
+    let killed = Instant::now();
+    let down = loop {
+        if let Some((503, body)) = relayer_get(status_port, "/health").await {
+            break serde_json::from_str::<Value>(&body)?;
+        }
+        anyhow::ensure!(killed.elapsed() < Duration::from_secs(10), "the relayer's /health not DOWN 10 s after Postgres was killed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(down["status"], "DOWN", "{down}");
+    assert!(down["reasons"].to_string().contains("database"), "{down}");
+    let c2 = c.clone_handle();
+    tokio::task::spawn_blocking(move || c2.restart()).await??;
+    relayer_health_until(status_port, Duration::from_secs(30), |h| h["status"] == "UP").await?;
+    order(&a, 1, "xl-7", 100, alice_b).await?;
+    wait_status(&pool, "xl-7", "COMPLETED", Duration::from_secs(60)).await?;
+    assert_eq!(b.token().balanceOf(alice_b).call().await?, U256::from(4_200));
+    assert_eq!(supply(&a).await? + supply(&b).await?, total_before);
+    drop(live);
 
     // reconcile clean on both networks
     drop(api);
