@@ -432,6 +432,9 @@ struct Relayer {
     config: RelayerConfig,
 }
 
+/// Open transfers read per query; a pass reads page after page until all are read.
+const OPEN_PAGE: i64 = 200;
+
 impl Relayer {
     /// Looks for new orders on every link, then moves every open transfer one
     /// step. True when something moved.
@@ -451,18 +454,36 @@ impl Relayer {
                 }
             }
         }
-        let open = match self.open_transfers().await {
-            Ok(t) => t,
-            Err(e) => {
-                let error = crate::revert::sanitize(&format!("{e:#}"));
-                tracing::warn!(error = %error, "reading open cross-ledger transfers failed");
-                health.pass_ended(Some(error));
-                return moved;
+        // every open transfer, a page at a time (keyset on created_at, id): transfers
+        // that wait long (a network down) never keep newer ones out of the pass
+        let mut after = None;
+        loop {
+            let open = match self.open_transfers(after).await {
+                Ok(t) => t,
+                Err(e) => {
+                    let error = crate::revert::sanitize(&format!("{e:#}"));
+                    tracing::warn!(error = %error, "reading open cross-ledger transfers failed");
+                    health.pass_ended(Some(error));
+                    return moved;
+                }
+            };
+            let last_page = open.len() < OPEN_PAGE as usize;
+            after = open.last().map(|t| t.id);
+            moved |= self.advance_all(open).await;
+            if last_page {
+                break;
             }
-        };
-        // transfers are independent (each its own row and its own step rows), so
-        // they advance side by side: one waiting on a slow network's RPC timeout
-        // does not hold up the others' steps
+        }
+        health.pass_ended(None);
+        moved
+    }
+
+    /// Moves `open` one step each, side by side: transfers are independent (each
+    /// its own row and its own step rows), so one waiting on a slow network's RPC
+    /// timeout does not hold up the others' steps. A failed step is retried after
+    /// a second. True when something moved.
+    async fn advance_all(&self, open: Vec<Transfer>) -> bool {
+        let mut moved = false;
         let advanced: Vec<(Transfer, anyhow::Result<bool>)> = futures::stream::iter(open)
             .map(|t| async move {
                 let r = self.advance(&t).await;
@@ -488,7 +509,6 @@ impl Relayer {
                 }
             }
         }
-        health.pass_ended(None);
         moved
     }
 
@@ -609,14 +629,18 @@ impl Relayer {
         Ok(1)
     }
 
-    async fn open_transfers(&self) -> anyhow::Result<Vec<Transfer>> {
+    /// Up to [`OPEN_PAGE`] open transfers due now, oldest first, after the one `after`.
+    async fn open_transfers(&self, after: Option<Uuid>) -> anyhow::Result<Vec<Transfer>> {
         let rows = sqlx::query(
             "SELECT id, operation_id, origin_chain_id, destination_chain_id, from_address, to_address, amount::text, currency,
                     client_id, status, decision, secret, reason, step_operation_id, failures
              FROM cross_ledger_transfers
              WHERE status NOT IN ('COMPLETED', 'REVOKED') AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-             ORDER BY created_at LIMIT 200",
+               AND ($1::uuid IS NULL OR (created_at, id) > (SELECT created_at, id FROM cross_ledger_transfers WHERE id = $1))
+             ORDER BY created_at, id LIMIT $2",
         )
+        .bind(after)
+        .bind(OPEN_PAGE)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
