@@ -257,6 +257,13 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub webhook_allow_private_targets: bool,
 
+    /// Key (64 hex digits, e.g. `openssl rand -hex 32`) that seals webhook
+    /// signing secrets at rest with AES-256-GCM; secrets stored before it was
+    /// given are sealed at start. Without it they are stored as they are. Every
+    /// API process of a deployment needs the same key.
+    #[arg(long, env = "EMLEDGER_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
+
     /// Days webhook events (with their deliveries and attempts) are kept once
     /// delivered or given up; 0 keeps them forever.
     #[arg(long, env = "EMLEDGER_WEBHOOK_RETENTION_DAYS", default_value_t = 30)]
@@ -349,6 +356,7 @@ impl Default for ApiConfig {
             webhook_ca_file: None,
             webhook_allow_private_targets: false,
             webhook_retention_days: 30,
+            secrets_key: None,
             rate_limits: RateLimitConfig::default(),
             gas_mode: "auto".into(),
             platform_keystore: None,

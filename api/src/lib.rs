@@ -109,6 +109,20 @@ pub async fn serve_on(
     ));
     // webhooks: signed events POSTed to the tenants' endpoints (public addresses only unless allowed)
     emledger_operations::webhooks::target::set_allow_private(config.webhook_allow_private_targets);
+    {
+        use emledger_operations::webhooks::sealed;
+        let key = config.secrets_key.as_deref().map(sealed::SealKey::from_hex).transpose().map_err(|e| anyhow::anyhow!("--secrets-key {e}"))?;
+        let sealing = key.is_some();
+        sealed::set_key(key);
+        if sealing {
+            let n = sealed::seal_stored(&pool).await.map_err(|e| anyhow::anyhow!("sealing the webhook secrets stored without a key: {e}"))?;
+            if n > 0 {
+                tracing::info!(endpoints = n, "webhook signing secrets stored without a key are sealed now");
+            }
+        } else {
+            tracing::warn!("no --secrets-key: webhook signing secrets are stored unsealed");
+        }
+    }
     let webhooks = config.webhooks.then(|| {
         let c = emledger_operations::webhooks::delivery::DeliveryConfig {
             timeout: std::time::Duration::from_millis(config.webhook_timeout_ms.max(100)),

@@ -722,6 +722,8 @@ pub async fn up(state_dir: PathBuf, database_url: Option<String>, args: &UpArgs)
         bank_simulator: true,
         bank_cutoff_ms: 5_000,
         operator_token: Some(state_secret(&state_dir, "operator-token")?),
+        // webhook signing secrets sealed at rest under a key kept (0600) in the state dir
+        secrets_key: Some(state_secret(&state_dir, "secrets-key")?),
         rate_limits: args.rate_limits.clone(),
         gas_mode: args.gas_mode.clone(),
         gas_price_wei: args.gas_price_wei,

@@ -99,6 +99,14 @@ fn signature_ok(secret: &str, header: &str, body: &[u8]) -> bool {
     v1.iter().any(|s| *s == want)
 }
 
+/// The API's `--secrets-key` in these tests.
+const SECRETS_KEY: &str = "5ea1ed000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c";
+
+/// The stored (secret, previous_secret) of an endpoint.
+async fn stored_secrets(st: &MoneyStack, endpoint: &str) -> (String, Option<String>) {
+    sqlx::query_as("SELECT secret, previous_secret FROM webhook_endpoints WHERE id = $1::uuid").bind(endpoint).fetch_one(&st.pool).await.unwrap()
+}
+
 fn options() -> ApiOptions {
     ApiOptions {
         subprocess: true,
@@ -107,6 +115,7 @@ fn options() -> ApiOptions {
             ("EMLEDGER_WEBHOOK_RETRY_MAX_SECS".into(), "1".into()),
             ("EMLEDGER_WEBHOOK_TIMEOUT_MS".into(), "2000".into()),
             ("EMLEDGER_WEBHOOK_FAILING_AFTER".into(), "3".into()),
+            ("EMLEDGER_SECRETS_KEY".into(), SECRETS_KEY.into()),
         ],
         ..Default::default()
     }
@@ -287,6 +296,9 @@ async fn endpoints_are_validated_rotated_redelivered_and_deleted() -> anyhow::Re
     assert!(types.contains("wallet.created") && types.contains("hold.created"), "{types:?}");
     assert!(types.iter().all(|t| t.starts_with("wallet.") || t.starts_with("hold.")), "{types:?}");
     assert!(log.iter().all(|r| signature_ok(&secret, &r.signature, &r.body)));
+    // at rest the secret is sealed (--secrets-key): the database does not give it away
+    let (at_rest, _) = stored_secrets(&st, &endpoint).await;
+    assert!(at_rest.starts_with("sealed:v1:") && !at_rest.contains(secret.trim_start_matches("whsec_")), "{at_rest}");
     let hold_events: Vec<&Received> = log.iter().filter(|r| r.object_id == hold_id).collect();
     assert!(hold_events.windows(2).all(|w| w[0].sequence < w[1].sequence), "hold events in order");
 
@@ -295,6 +307,9 @@ async fn endpoints_are_validated_rotated_redelivered_and_deleted() -> anyhow::Re
     let new_secret = rotated["secret"].as_str().unwrap().to_owned();
     assert_ne!(new_secret, secret);
     assert!(rotated["previousSecretExpiresAt"].is_string());
+    let (now_stored, previous_stored) = stored_secrets(&st, &endpoint).await;
+    assert!(now_stored.starts_with("sealed:v1:") && !now_stored.contains(new_secret.trim_start_matches("whsec_")), "{now_stored}");
+    assert_eq!(previous_stored.as_deref(), Some(at_rest.as_str()), "the previous secret keeps its sealed value");
     let before = receiver.log.lock().unwrap().len();
     let (c, _) = st.wallet().await;
     let start = Instant::now();
@@ -335,6 +350,60 @@ async fn endpoints_are_validated_rotated_redelivered_and_deleted() -> anyhow::Re
     assert_eq!(left, 0);
     let (others,): (i64,) = sqlx::query_as("SELECT count(*) FROM webhook_events").fetch_one(&st.pool).await?;
     assert_eq!(others, events_after - pruned as i64, "only the old ones");
+    Ok(())
+}
+
+/// Secrets stored before the operator gave a `--secrets-key` are sealed when an
+/// API process starts with one, and still sign; a secret sealed under another key
+/// fails its own endpoint's deliveries (the reason in the attempt), no one else's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_stored_before_the_key_are_sealed_and_a_foreign_seal_fails_only_its_endpoint() -> anyhow::Result<()> {
+    use emledger_operations::webhooks::sealed;
+    let mut st = MoneyStack::start("webhooks_sealed", options()).await?;
+    let (url_old, old_receiver) = start_receiver(0, Duration::ZERO).await;
+    let (url_foreign, foreign_receiver) = start_receiver(0, Duration::ZERO).await;
+    // as an API without a key stored them: the secret itself
+    let (old_endpoint, old_secret) = (uuid::Uuid::now_v7(), emledger_operations::webhooks::new_secret());
+    let foreign_endpoint = uuid::Uuid::now_v7();
+    let other_key = sealed::SealKey::from_hex(&"ab".repeat(32)).unwrap();
+    let foreign_secret = sealed::seal(&other_key, foreign_endpoint, &emledger_operations::webhooks::new_secret());
+    for (id, url, secret) in [(old_endpoint, &url_old, old_secret.clone()), (foreign_endpoint, &url_foreign, foreign_secret)] {
+        sqlx::query("INSERT INTO webhook_endpoints (id, client_id, url, event_types, secret) VALUES ($1, $2, $3, ARRAY['wallet.*'], $4)")
+            .bind(id)
+            .bind(st.client_id)
+            .bind(url)
+            .bind(secret)
+            .execute(&st.pool)
+            .await?;
+    }
+    // what an API process does at start with --secrets-key
+    sealed::set_key(Some(sealed::SealKey::from_hex(SECRETS_KEY).unwrap()));
+    assert_eq!(sealed::seal_stored(&st.pool).await?, 1, "only the unsealed one");
+    assert_eq!(sealed::seal_stored(&st.pool).await?, 0, "once");
+    let (at_rest, _) = stored_secrets(&st, &old_endpoint.to_string()).await;
+    assert!(at_rest.starts_with("sealed:v1:"), "{at_rest}");
+    assert_eq!(sealed::open(sealed::key().as_deref(), old_endpoint, &at_rest).unwrap(), old_secret);
+
+    // a new wallet: the old endpoint gets its events signed with its old secret;
+    // the foreign one's deliveries fail with the reason, and only them
+    let (wallet, _) = st.wallet().await;
+    let start = Instant::now();
+    loop {
+        let (failed,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM webhook_delivery_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+             WHERE d.endpoint_id = $1 AND a.error LIKE '%does not open with this --secrets-key%'",
+        )
+        .bind(foreign_endpoint)
+        .fetch_one(&st.pool)
+        .await?;
+        if failed > 0 && old_receiver.log.lock().unwrap().iter().any(|r| r.object_id == wallet) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "foreign failures {failed}, old receiver {:?}", old_receiver.log.lock().unwrap().len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(old_receiver.log.lock().unwrap().iter().all(|r| signature_ok(&old_secret, &r.signature, &r.body)));
+    assert!(foreign_receiver.log.lock().unwrap().is_empty(), "nothing sent with a secret that did not open");
     Ok(())
 }
 

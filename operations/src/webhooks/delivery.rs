@@ -229,10 +229,18 @@ pub async fn pass(pool: &PgPool, clients: &Clients, config: &DeliveryConfig) -> 
 async fn send(client: &alloy::transports::http::reqwest::Client, d: &Claimed) -> Outcome {
     let started = Instant::now();
     let timestamp = chrono::Utc::now().timestamp();
-    let mut secrets = vec![d.secret.as_str()];
-    if let Some(p) = d.previous_secret.as_deref() {
-        secrets.push(p);
-    }
+    // secrets sealed at rest are opened for this try only; one that cannot be
+    // opened fails this endpoint's delivery (said in its attempt), not the others
+    let key = super::sealed::key();
+    let opened: Result<Vec<String>, String> = std::iter::once(d.secret.as_str())
+        .chain(d.previous_secret.as_deref())
+        .map(|s| super::sealed::open(key.as_deref(), d.endpoint_id, s))
+        .collect();
+    let secrets = match opened {
+        Ok(s) => s,
+        Err(why) => return Outcome { status_code: None, error: Some(why), duration: started.elapsed() },
+    };
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let signature = super::signature_header(&secrets, timestamp, d.body.as_bytes());
     // public targets only: the host is resolved and checked before every try
     if let Err(why) = super::target::check_resolved(&d.url).await {

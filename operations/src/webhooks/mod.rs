@@ -6,7 +6,8 @@
 //!   event exists exactly when its change committed, whoever made it.
 //! - **Endpoints** ([`create_endpoint`], [`rotate_secret`], [`delete_endpoint`]):
 //!   an https URL (plain http only to a loopback host, for development), the
-//!   event types (`movement.success`, `movement.*`, `*`), and a secret shown once.
+//!   event types (`movement.success`, `movement.*`, `*`), and a secret shown once
+//!   (stored sealed under `--secrets-key`, see [`sealed`]).
 //! - **Delivery** ([`delivery`]): a worker POSTs each event with
 //!   `Emledger-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
 //!   (during a rotation's grace period a second `v1` with the previous secret),
@@ -15,6 +16,7 @@
 //!   after repeated failures.
 
 pub mod delivery;
+pub mod sealed;
 pub mod target;
 
 use hmac::{Hmac, Mac};
@@ -219,7 +221,7 @@ pub async fn create_endpoint(conn: &mut PgConnection, actor: &audit::Actor, clie
     .bind(url.as_str())
     .bind(&description)
     .bind(&types)
-    .bind(&secret)
+    .bind(sealed::for_storage(id, &secret))
     .fetch_one(&mut *tx)
     .await?;
     record(&mut tx, actor, client_id, "webhook_endpoint.created", id, serde_json::json!({ "url": url.as_str(), "eventTypes": types })).await?;
@@ -280,7 +282,7 @@ pub async fn rotate_secret(conn: &mut PgConnection, actor: &audit::Actor, client
     ))
     .bind(id)
     .bind(client_id)
-    .bind(&secret)
+    .bind(sealed::for_storage(id, &secret))
     .bind(grace_secs as f64)
     .fetch_optional(&mut *tx)
     .await?;
