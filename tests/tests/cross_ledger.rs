@@ -209,18 +209,34 @@ async fn relayer_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((r.status().as_u16(), r.text().await.ok()?))
 }
 
+/// The last `n` lines of a log file (empty when it cannot be read).
+fn log_tail(path: &std::path::Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
 /// Polls the relayer's `/health` until `ok` holds for its body (JSON), for at most `within`.
 async fn relayer_health_until(port: u16, within: Duration, ok: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
     let start = Instant::now();
-    let mut last = Value::Null;
+    let mut last;
     loop {
-        if let Some((200, body)) = relayer_get(port, "/health").await {
-            last = serde_json::from_str(&body)?;
-            if ok(&last) {
-                return Ok(last);
+        match relayer_get(port, "/health").await {
+            Some((200, body)) => {
+                let health: Value = serde_json::from_str(&body)?;
+                if ok(&health) {
+                    return Ok(health);
+                }
+                last = format!("200 {body}");
             }
+            Some((code, body)) => last = format!("{code} {body}"),
+            None => last = "no answer".to_owned(),
         }
-        anyhow::ensure!(start.elapsed() < within, "the relayer's /health not as expected after {within:?}: {last}");
+        anyhow::ensure!(
+            start.elapsed() < within,
+            "the relayer's /health not as expected after {within:?}; last answer: {last}; relayer log (end):\n{}",
+            log_tail(&test_state_dir().join("relayer.log"), 40)
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
