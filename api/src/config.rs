@@ -264,6 +264,14 @@ pub struct ApiConfig {
     #[arg(long, env = "EMLEDGER_SECRETS_KEY", hide_env_values = true)]
     pub secrets_key: Option<String>,
 
+    /// The key being rotated out (64 hex digits): secrets sealed under it still
+    /// open, and are re-sealed under --secrets-key at start. Roll out in two
+    /// steps: every process with `--secrets-key OLD --secrets-key-previous NEW`,
+    /// then every process with `--secrets-key NEW --secrets-key-previous OLD`;
+    /// then drop this flag.
+    #[arg(long, env = "EMLEDGER_SECRETS_KEY_PREVIOUS", hide_env_values = true, requires = "secrets_key")]
+    pub secrets_key_previous: Option<String>,
+
     /// Days webhook events (with their deliveries and attempts) are kept once
     /// delivered or given up; 0 keeps them forever.
     #[arg(long, env = "EMLEDGER_WEBHOOK_RETENTION_DAYS", default_value_t = 30)]
@@ -357,6 +365,7 @@ impl Default for ApiConfig {
             webhook_allow_private_targets: false,
             webhook_retention_days: 30,
             secrets_key: None,
+            secrets_key_previous: None,
             rate_limits: RateLimitConfig::default(),
             gas_mode: "auto".into(),
             platform_keystore: None,

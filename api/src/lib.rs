@@ -112,12 +112,19 @@ pub async fn serve_on(
     {
         use emledger_operations::webhooks::sealed;
         let key = config.secrets_key.as_deref().map(sealed::SealKey::from_hex).transpose().map_err(|e| anyhow::anyhow!("--secrets-key {e}"))?;
+        let previous = config
+            .secrets_key_previous
+            .as_deref()
+            .map(sealed::SealKey::from_hex)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--secrets-key-previous {e}"))?;
+        anyhow::ensure!(key.is_some() || previous.is_none(), "--secrets-key-previous needs --secrets-key (the key to re-seal under)");
         let sealing = key.is_some();
-        sealed::set_key(key);
+        sealed::set_keys(key.map(|current| sealed::Keys { current, previous }));
         if sealing {
-            let n = sealed::seal_stored(&pool).await.map_err(|e| anyhow::anyhow!("sealing the webhook secrets stored without a key: {e}"))?;
+            let n = sealed::seal_stored(&pool).await.map_err(|e| anyhow::anyhow!("sealing the stored webhook secrets under --secrets-key: {e}"))?;
             if n > 0 {
-                tracing::info!(endpoints = n, "webhook signing secrets stored without a key are sealed now");
+                tracing::info!(endpoints = n, "webhook signing secrets stored without a key or under the previous key are sealed under --secrets-key now");
             }
         } else {
             tracing::warn!("no --secrets-key: webhook signing secrets are stored unsealed");

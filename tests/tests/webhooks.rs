@@ -382,7 +382,7 @@ async fn secrets_stored_before_the_key_are_sealed_and_a_foreign_seal_fails_only_
     assert_eq!(sealed::seal_stored(&st.pool).await?, 0, "once");
     let (at_rest, _) = stored_secrets(&st, &old_endpoint.to_string()).await;
     assert!(at_rest.starts_with("sealed:v1:"), "{at_rest}");
-    assert_eq!(sealed::open(sealed::key().as_deref(), old_endpoint, &at_rest).unwrap(), old_secret);
+    assert_eq!(sealed::open(sealed::keys().as_deref(), old_endpoint, &at_rest).unwrap(), old_secret);
 
     // a new wallet: the old endpoint gets its events signed with its old secret;
     // the foreign one's deliveries fail with the reason, and only them
@@ -404,6 +404,89 @@ async fn secrets_stored_before_the_key_are_sealed_and_a_foreign_seal_fails_only_
     }
     assert!(old_receiver.log.lock().unwrap().iter().all(|r| signature_ok(&old_secret, &r.signature, &r.body)));
     assert!(foreign_receiver.log.lock().unwrap().is_empty(), "nothing sent with a secret that did not open");
+    Ok(())
+}
+
+/// `options()` with `key` as --secrets-key and `previous` as --secrets-key-previous.
+fn options_with_keys(key: &str, previous: Option<&str>) -> ApiOptions {
+    let mut o = options();
+    o.env.retain(|(k, _)| !k.starts_with("EMLEDGER_SECRETS_KEY"));
+    o.env.push(("EMLEDGER_SECRETS_KEY".into(), key.into()));
+    if let Some(p) = previous {
+        o.env.push(("EMLEDGER_SECRETS_KEY_PREVIOUS".into(), p.into()));
+    }
+    o
+}
+
+/// Waits until `receiver` got an event about `object_id` and returns it.
+async fn received_about(receiver: &Receiver, object_id: &str) -> Received {
+    let start = Instant::now();
+    loop {
+        if let Some(r) = receiver.log.lock().unwrap().iter().find(|r| r.object_id == object_id) {
+            return r.clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no event about {object_id} came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Rotating the secrets key: an API started with the new key and the old one as
+/// --secrets-key-previous re-seals every stored secret under the new key before
+/// it serves, and deliveries keep signing with the same secrets; once the
+/// previous key is dropped the new key alone opens them and the old one no longer
+/// does. A bad previous key, or one without a current key, stops the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secrets_key_reseals_at_start_and_deliveries_keep_their_secrets() -> anyhow::Result<()> {
+    use emledger_operations::webhooks::sealed;
+    const NEW_KEY: &str = "0dd1ce000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c";
+    let keys = |k: &str| sealed::Keys { current: sealed::SealKey::from_hex(k).unwrap(), previous: None };
+    let mut st = MoneyStack::start("webhooks_rotate", options()).await?;
+    let (url, receiver) = start_receiver(0, Duration::ZERO).await;
+    let (endpoint, secret) = register(&st, &url, json!(["wallet.*"])).await;
+    let endpoint_id: uuid::Uuid = endpoint.parse()?;
+    let (under_old, _) = stored_secrets(&st, &endpoint).await;
+    assert_eq!(sealed::open(Some(&keys(SECRETS_KEY)), endpoint_id, &under_old).unwrap(), secret);
+
+    // the new key, the old one as previous: re-sealed at start, the same secret signs
+    st.restart_api(options_with_keys(NEW_KEY, Some(SECRETS_KEY))).await?;
+    let (under_new, _) = stored_secrets(&st, &endpoint).await;
+    assert!(under_new.starts_with("sealed:v1:") && under_new != under_old, "{under_new}");
+    assert_eq!(sealed::open(Some(&keys(NEW_KEY)), endpoint_id, &under_new).unwrap(), secret);
+    assert!(sealed::open(Some(&keys(SECRETS_KEY)), endpoint_id, &under_new).is_err(), "the old key no longer opens it");
+    let (wallet, _) = st.wallet().await;
+    let got = received_about(&receiver, &wallet).await;
+    assert!(signature_ok(&secret, &got.signature, &got.body));
+
+    // the previous key dropped: nothing left to re-seal, and the new key alone signs
+    st.restart_api(options_with_keys(NEW_KEY, None)).await?;
+    assert_eq!(stored_secrets(&st, &endpoint).await.0, under_new);
+    let (wallet, _) = st.wallet().await;
+    let got = received_about(&receiver, &wallet).await;
+    assert!(signature_ok(&secret, &got.signature, &got.body));
+
+    // refused at start, nothing changed: a previous key that is not a key, and one without a current key
+    for (env, why) in [
+        (options_with_keys(NEW_KEY, Some("abcd")), "--secrets-key-previous"),
+        (
+            {
+                let mut o = options_with_keys(NEW_KEY, Some(SECRETS_KEY));
+                o.env.retain(|(k, _)| k != "EMLEDGER_SECRETS_KEY");
+                o
+            },
+            "--secrets-key",
+        ),
+    ] {
+        let out = std::process::Command::new(emledger_tests::stack::emledger_bin())
+            .args(["--database-url", &st.db_url, "api", "--listen", "127.0.0.1:0", "--jwt-secret", "money-tests-secret"])
+            .env_remove("EMLEDGER_FAULT")
+            .envs(env.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()?;
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{stderr}");
+        assert!(!stderr.contains(SECRETS_KEY) && !stderr.contains(NEW_KEY), "keys are never printed: {stderr}");
+    }
+    assert_eq!(stored_secrets(&st, &endpoint).await.0, under_new);
     Ok(())
 }
 

@@ -231,10 +231,10 @@ async fn send(client: &alloy::transports::http::reqwest::Client, d: &Claimed) ->
     let timestamp = chrono::Utc::now().timestamp();
     // secrets sealed at rest are opened for this try only; one that cannot be
     // opened fails this endpoint's delivery (said in its attempt), not the others
-    let key = super::sealed::key();
+    let keys = super::sealed::keys();
     let opened: Result<Vec<String>, String> = std::iter::once(d.secret.as_str())
         .chain(d.previous_secret.as_deref())
-        .map(|s| super::sealed::open(key.as_deref(), d.endpoint_id, s))
+        .map(|s| super::sealed::open(keys.as_deref(), d.endpoint_id, s))
         .collect();
     let secrets = match opened {
         Ok(s) => s,

@@ -7,6 +7,14 @@
 //! endpoint. Without the key they are stored as they are (and the API says so
 //! at start). Values stored before a key was given are sealed when an API
 //! process starts with one ([`seal_stored`]).
+//!
+//! Rotation: `--secrets-key-previous` names the key being replaced. A process
+//! opens with either key and seals with `--secrets-key` only; at start it
+//! re-seals under `--secrets-key` every value that opens only with the previous
+//! one. The rolling change of a deployment's key is two steps: every process
+//! with `--secrets-key OLD --secrets-key-previous NEW` (all can open what the
+//! next step seals), then every process with `--secrets-key NEW
+//! --secrets-key-previous OLD` (re-seals), after which the previous key can go.
 
 use std::sync::{Arc, RwLock};
 
@@ -41,15 +49,28 @@ impl SealKey {
     }
 }
 
-static KEY: RwLock<Option<Arc<SealKey>>> = RwLock::new(None);
+/// The keys of this process: it seals with `current` and opens with either.
+#[derive(Debug)]
+pub struct Keys {
+    pub current: SealKey,
+    /// The key being rotated out (`--secrets-key-previous`).
+    pub previous: Option<SealKey>,
+}
+
+static KEYS: RwLock<Option<Arc<Keys>>> = RwLock::new(None);
 
 /// The key this process seals and opens with (`None`: secrets stored as they are).
 pub fn set_key(key: Option<SealKey>) {
-    *KEY.write().unwrap_or_else(|e| e.into_inner()) = key.map(Arc::new);
+    set_keys(key.map(|current| Keys { current, previous: None }));
 }
 
-pub fn key() -> Option<Arc<SealKey>> {
-    KEY.read().unwrap_or_else(|e| e.into_inner()).clone()
+/// This process's keys (`None`: secrets stored as they are).
+pub fn set_keys(keys: Option<Keys>) {
+    *KEYS.write().unwrap_or_else(|e| e.into_inner()) = keys.map(Arc::new);
+}
+
+pub fn keys() -> Option<Arc<Keys>> {
+    KEYS.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 /// `secret` sealed for endpoint `endpoint`.
@@ -67,56 +88,113 @@ pub fn seal(key: &SealKey, endpoint: Uuid, secret: &str) -> String {
 
 /// What to store for `secret` of endpoint `endpoint` with this process's key.
 pub fn for_storage(endpoint: Uuid, secret: &str) -> String {
-    match key() {
-        Some(k) => seal(&k, endpoint, secret),
+    match keys() {
+        Some(k) => seal(&k.current, endpoint, secret),
         None => secret.to_owned(),
     }
 }
 
-/// The secret a stored value holds: sealed ones are opened with `key`, others
-/// (stored without a key) are the secret itself. An error says why it cannot be
-/// read (no key, another key, a damaged value).
-pub fn open(key: Option<&SealKey>, endpoint: Uuid, stored: &str) -> Result<String, String> {
-    let Some(sealed) = stored.strip_prefix(PREFIX) else { return Ok(stored.to_owned()) };
-    let key = key.ok_or("the endpoint's signing secret is sealed and this process has no --secrets-key (EMLEDGER_SECRETS_KEY)")?;
-    let bytes = hex::decode(sealed).map_err(|_| "the endpoint's sealed signing secret is damaged (not hex)".to_owned())?;
-    if bytes.len() < NONCE_LEN + AES_256_GCM.tag_len() {
-        return Err("the endpoint's sealed signing secret is damaged (too short)".into());
+/// The secret a stored value holds: sealed ones are opened with `keys` (the
+/// current key, else the previous one), others (stored without a key) are the
+/// secret itself. An error says why it cannot be read (no key, another key, a
+/// damaged value).
+pub fn open(keys: Option<&Keys>, endpoint: Uuid, stored: &str) -> Result<String, String> {
+    let Some(keys) = keys else {
+        return match stored.strip_prefix(PREFIX) {
+            Some(_) => Err("the endpoint's signing secret is sealed and this process has no --secrets-key (EMLEDGER_SECRETS_KEY)".into()),
+            None => Ok(stored.to_owned()),
+        };
+    };
+    match open_with(&keys.current, endpoint, stored) {
+        Err(Unopened::OtherKey) if keys.previous.is_some() => {
+            open_with(keys.previous.as_ref().expect("checked"), endpoint, stored).map_err(|e| e.reason(true))
+        }
+        other => other.map_err(|e| e.reason(false)),
     }
-    let (nonce, rest) = bytes.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| "bad nonce".to_owned())?;
-    let mut data = rest.to_vec();
-    let plain = key
-        .0
-        .open_in_place(nonce, Aad::from(endpoint.as_bytes()), &mut data)
-        .map_err(|_| "the endpoint's signing secret does not open with this --secrets-key (sealed under another key, or damaged)".to_owned())?;
-    String::from_utf8(plain.to_vec()).map_err(|_| "the endpoint's signing secret is not text".to_owned())
 }
 
-/// Seals the secrets of live endpoints stored without a key (before one was
-/// given). One transaction; returns how many endpoints were sealed. Nothing to
-/// do without a key.
+/// Why a sealed value did not open.
+#[derive(Debug, PartialEq)]
+enum Unopened {
+    Damaged(&'static str),
+    OtherKey,
+}
+
+impl Unopened {
+    fn reason(&self, tried_previous: bool) -> String {
+        match self {
+            Self::Damaged(why) => format!("the endpoint's sealed signing secret is damaged ({why})"),
+            Self::OtherKey if tried_previous => {
+                "the endpoint's signing secret opens neither with this --secrets-key nor with --secrets-key-previous (sealed under another key, or damaged)".into()
+            }
+            Self::OtherKey => "the endpoint's signing secret does not open with this --secrets-key (sealed under another key, or damaged)".into(),
+        }
+    }
+}
+
+/// `stored` opened with `key` (a value without the prefix is the secret itself).
+fn open_with(key: &SealKey, endpoint: Uuid, stored: &str) -> Result<String, Unopened> {
+    let Some(sealed) = stored.strip_prefix(PREFIX) else { return Ok(stored.to_owned()) };
+    let bytes = hex::decode(sealed).map_err(|_| Unopened::Damaged("not hex"))?;
+    if bytes.len() < NONCE_LEN + AES_256_GCM.tag_len() {
+        return Err(Unopened::Damaged("too short"));
+    }
+    let (nonce, rest) = bytes.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| Unopened::Damaged("bad nonce"))?;
+    let mut data = rest.to_vec();
+    let plain = key.0.open_in_place(nonce, Aad::from(endpoint.as_bytes()), &mut data).map_err(|_| Unopened::OtherKey)?;
+    String::from_utf8(plain.to_vec()).map_err(|_| Unopened::Damaged("not text"))
+}
+
+/// What to store instead of `stored` so that it is sealed under `keys.current`
+/// (`None`: it already is, or it opens with neither key and is left as it is).
+fn resealed(keys: &Keys, endpoint: Uuid, stored: &str) -> Option<String> {
+    if !stored.starts_with(PREFIX) {
+        return Some(seal(&keys.current, endpoint, stored));
+    }
+    match open_with(&keys.current, endpoint, stored) {
+        Ok(_) => None,
+        Err(_) => {
+            let previous = keys.previous.as_ref()?;
+            open_with(previous, endpoint, stored).ok().map(|secret| seal(&keys.current, endpoint, &secret))
+        }
+    }
+}
+
+/// Seals under the current key the secrets of live endpoints stored without a
+/// key (before one was given) and, with a previous key, those sealed under it.
+/// One transaction; returns how many endpoints changed. Nothing to do without a
+/// key. A value that opens with neither key is left as it is (its endpoint's
+/// deliveries fail with the reason).
 pub async fn seal_stored(pool: &PgPool) -> crate::Result<u64> {
-    let Some(key) = key() else { return Ok(0) };
+    let Some(keys) = keys() else { return Ok(0) };
     let mut tx = pool.begin().await?;
+    // without a previous key only the unsealed values can change
     let rows: Vec<(Uuid, String, Option<String>)> = sqlx::query_as(
         "SELECT id, secret, previous_secret FROM webhook_endpoints
-         WHERE deleted_at IS NULL AND (secret NOT LIKE 'sealed:%' OR previous_secret NOT LIKE 'sealed:%')
+         WHERE deleted_at IS NULL AND ($1 OR secret NOT LIKE 'sealed:%' OR previous_secret NOT LIKE 'sealed:%')
          FOR UPDATE",
     )
+    .bind(keys.previous.is_some())
     .fetch_all(&mut *tx)
     .await?;
-    let seal_plain = |id: Uuid, v: &str| if v.starts_with(PREFIX) { v.to_owned() } else { seal(&key, id, v) };
+    let mut changed = 0;
     for (id, secret, previous) in &rows {
+        let new_secret = resealed(&keys, *id, secret);
+        let new_previous = previous.as_deref().and_then(|p| resealed(&keys, *id, p));
+        if new_secret.is_none() && new_previous.is_none() {
+            continue;
+        }
         sqlx::query("UPDATE webhook_endpoints SET secret = $2, previous_secret = $3 WHERE id = $1")
             .bind(id)
-            .bind(seal_plain(*id, secret))
-            .bind(previous.as_deref().map(|p| seal_plain(*id, p)))
+            .bind(new_secret.as_deref().unwrap_or(secret))
+            .bind(new_previous.as_deref().or(previous.as_deref()))
             .execute(&mut *tx)
             .await?;
+        changed += 1;
     }
     tx.commit().await?;
-    Ok(rows.len() as u64)
+    Ok(changed)
 }
 
 #[cfg(test)]
@@ -134,6 +212,7 @@ mod tests {
         let stored = seal(&k1, e1, secret);
         assert!(stored.starts_with(PREFIX) && !stored.contains("0123456789abcdef"), "{stored}");
         assert_ne!(stored, seal(&k1, e1, secret), "a fresh nonce each time");
+        let (k1, k2) = (only(k1), only(k2));
         assert_eq!(open(Some(&k1), e1, &stored).unwrap(), secret);
         assert!(open(Some(&k2), e1, &stored).unwrap_err().contains("another key"));
         assert!(open(Some(&k1), e2, &stored).unwrap_err().contains("another key"), "bound to its endpoint");
@@ -144,9 +223,40 @@ mod tests {
         damaged[last] = if damaged[last] == b'0' { b'1' } else { b'0' };
         assert!(open(Some(&k1), e1, std::str::from_utf8(&damaged).unwrap()).is_err());
         assert!(open(Some(&k1), e1, "sealed:v1:00").unwrap_err().contains("damaged"));
+        assert!(open(Some(&k1), e1, "sealed:v1:zz").unwrap_err().contains("not hex"));
         // stored without a key: the value is the secret
         assert_eq!(open(Some(&k1), e1, secret).unwrap(), secret);
         assert_eq!(open(None, e1, secret).unwrap(), secret);
+    }
+
+    fn only(current: SealKey) -> Keys {
+        Keys { current, previous: None }
+    }
+
+    #[test]
+    fn a_rotated_key_opens_with_the_previous_one_and_reseals_under_the_current() {
+        let (old, new) = (SealKey::from_hex(K1).unwrap(), SealKey::from_hex(K2).unwrap());
+        let e = Uuid::now_v7();
+        let secret = "whsec_rotate";
+        let under_old = seal(&old, e, secret);
+        let under_new = seal(&new, e, secret);
+        let rotating = Keys { current: new, previous: Some(old) };
+        assert_eq!(open(Some(&rotating), e, &under_old).unwrap(), secret);
+        assert_eq!(open(Some(&rotating), e, &under_new).unwrap(), secret);
+        // re-sealed: what was under the old key opens with the new one alone
+        let again = resealed(&rotating, e, &under_old).expect("re-sealed");
+        let new_only = only(SealKey::from_hex(K2).unwrap());
+        assert_eq!(open(Some(&new_only), e, &again).unwrap(), secret);
+        assert!(open(Some(&only(SealKey::from_hex(K1).unwrap())), e, &again).is_err());
+        assert_eq!(resealed(&rotating, e, &under_new), None, "already under the current key");
+        assert!(resealed(&rotating, e, secret).is_some(), "stored without a key");
+        // under a third key: opens with neither, left as it is, and the error names both flags
+        let third = SealKey::from_hex(&"ab".repeat(32)).unwrap();
+        let foreign = seal(&third, e, secret);
+        assert_eq!(resealed(&rotating, e, &foreign), None);
+        assert!(open(Some(&rotating), e, &foreign).unwrap_err().contains("--secrets-key-previous"));
+        // without a previous key a value under another one is not touched
+        assert_eq!(resealed(&new_only, e, &under_old), None);
     }
 
     #[test]
