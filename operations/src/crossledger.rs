@@ -316,24 +316,26 @@ struct Side {
     wake: Arc<Notify>,
 }
 
-/// One transfer as the relayer reads it.
+/// One open transfer as the relayer reads it.
 #[derive(Debug, Clone)]
-struct Transfer {
-    id: Uuid,
-    operation_id: String,
-    origin: u64,
-    destination: u64,
-    from: Address,
-    to: Address,
-    amount: U256,
-    currency: String,
-    client_id: Option<Uuid>,
-    status: String,
-    decision: Option<String>,
+pub struct Transfer {
+    pub id: Uuid,
+    /// The order's id on its origin network.
+    pub operation_id: String,
+    pub origin: u64,
+    pub destination: u64,
+    pub from: Address,
+    pub to: Address,
+    pub amount: U256,
+    pub currency: String,
+    pub client_id: Option<Uuid>,
+    pub status: String,
+    pub decision: Option<String>,
     secret: Option<B256>,
-    reason: Option<u8>,
-    step: Option<Uuid>,
-    failures: i32,
+    pub reason: Option<u8>,
+    /// The step operation the relayer waits for.
+    pub step: Option<Uuid>,
+    pub failures: i32,
 }
 
 /// What the relayer does next for a transfer, given both links' statuses.
@@ -372,6 +374,45 @@ pub fn next_step(origin: u8, destination: Option<u8>) -> Step {
         (REVOKED, None) | (REVOKED, Some(NON_ESTABLISHED)) | (REVOKED, Some(REVOKED)) => Step::Revoked,
         _ => Step::Inconsistent,
     }
+}
+
+/// Up to `limit` open transfers due now (not COMPLETED or REVOKED, not waiting
+/// out a retry delay), oldest first (`created_at`, then `id`), after the one
+/// `after`: a keyset, so transfers finishing between two pages shift nothing.
+pub async fn open_transfers(pool: &PgPool, after: Option<Uuid>, limit: i64) -> anyhow::Result<Vec<Transfer>> {
+    let rows = sqlx::query(
+        "SELECT id, operation_id, origin_chain_id, destination_chain_id, from_address, to_address, amount::text, currency,
+                client_id, status, decision, secret, reason, step_operation_id, failures
+         FROM cross_ledger_transfers
+         WHERE status NOT IN ('COMPLETED', 'REVOKED') AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+           AND ($1::uuid IS NULL OR (created_at, id) > (SELECT created_at, id FROM cross_ledger_transfers WHERE id = $1))
+         ORDER BY created_at, id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Transfer {
+                id: r.get(0),
+                operation_id: r.get(1),
+                origin: r.get::<i64, _>(2) as u64,
+                destination: r.get::<i64, _>(3) as u64,
+                from: r.get::<String, _>(4).parse()?,
+                to: r.get::<String, _>(5).parse()?,
+                amount: r.get::<String, _>(6).parse()?,
+                currency: r.get(7),
+                client_id: r.get(8),
+                status: r.get(9),
+                decision: r.get(10),
+                secret: r.get::<Option<Vec<u8>>, _>(11).filter(|s| s.len() == 32).map(|s| B256::from_slice(&s)),
+                reason: r.get::<Option<i16>, _>(12).map(|r| r as u8),
+                step: r.get(13),
+                failures: r.get(14),
+            })
+        })
+        .collect()
 }
 
 /// Runs the relayer until `stop` turns true.
@@ -458,7 +499,7 @@ impl Relayer {
         // that wait long (a network down) never keep newer ones out of the pass
         let mut after = None;
         loop {
-            let open = match self.open_transfers(after).await {
+            let open = match open_transfers(&self.pool, after, OPEN_PAGE).await {
                 Ok(t) => t,
                 Err(e) => {
                     let error = crate::revert::sanitize(&format!("{e:#}"));
@@ -627,43 +668,6 @@ impl Relayer {
         tracing::info!(transfer = %ev.operationId, origin, destination, amount = %ev.value, "cross-ledger transfer ordered");
         metrics::counter!("emledger_cross_ledger_orders_total").increment(1);
         Ok(1)
-    }
-
-    /// Up to [`OPEN_PAGE`] open transfers due now, oldest first, after the one `after`.
-    async fn open_transfers(&self, after: Option<Uuid>) -> anyhow::Result<Vec<Transfer>> {
-        let rows = sqlx::query(
-            "SELECT id, operation_id, origin_chain_id, destination_chain_id, from_address, to_address, amount::text, currency,
-                    client_id, status, decision, secret, reason, step_operation_id, failures
-             FROM cross_ledger_transfers
-             WHERE status NOT IN ('COMPLETED', 'REVOKED') AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-               AND ($1::uuid IS NULL OR (created_at, id) > (SELECT created_at, id FROM cross_ledger_transfers WHERE id = $1))
-             ORDER BY created_at, id LIMIT $2",
-        )
-        .bind(after)
-        .bind(OPEN_PAGE)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(Transfer {
-                    id: r.get(0),
-                    operation_id: r.get(1),
-                    origin: r.get::<i64, _>(2) as u64,
-                    destination: r.get::<i64, _>(3) as u64,
-                    from: r.get::<String, _>(4).parse()?,
-                    to: r.get::<String, _>(5).parse()?,
-                    amount: r.get::<String, _>(6).parse()?,
-                    currency: r.get(7),
-                    client_id: r.get(8),
-                    status: r.get(9),
-                    decision: r.get(10),
-                    secret: r.get::<Option<Vec<u8>>, _>(11).filter(|s| s.len() == 32).map(|s| B256::from_slice(&s)),
-                    reason: r.get::<Option<i16>, _>(12).map(|r| r as u8),
-                    step: r.get(13),
-                    failures: r.get(14),
-                })
-            })
-            .collect()
     }
 
     /// One step of `t`. True when it moved.

@@ -593,3 +593,62 @@ async fn cross_ledger_transfers_complete_once_through_kill_9_revocations_and_a_p
     drop(b.indexer);
     Ok(())
 }
+
+/// A relayer pass reads the open transfers a page at a time: every due open
+/// transfer exactly once, oldest first (ties on `created_at` broken by id), none
+/// that is finished or waiting out a retry delay; transfers finishing between two
+/// pages (the first and the last of a page) shift nothing (a keyset, not an offset).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_transfers_are_read_a_page_at_a_time_each_once_oldest_first() -> anyhow::Result<()> {
+    const PAGE: i64 = 200;
+    let (pool, _) = fresh_database("cross_ledger_pages").await?;
+    let base = chrono::Utc::now() - chrono::Duration::hours(1);
+    let open = ["ORDERED", "ACCEPTED", "ACKNOWLEDGED", "TRANSFER_OUT_EXECUTED", "TRANSFER_IN_EXECUTED", "REVOKED_ON_DESTINATION"];
+    let mut due = Vec::new();
+    for i in 0..470usize {
+        // random ids, five runs of equal created_at: the order is not the insert order
+        let id = Uuid::new_v4();
+        let created = base + chrono::Duration::seconds((i % 5) as i64);
+        let (status, delayed) = match i % 47 {
+            0 => ("COMPLETED", false),
+            1 => ("REVOKED", false),
+            2 => ("ACCEPTED", true),
+            _ => (open[i % open.len()], false),
+        };
+        sqlx::query(
+            "INSERT INTO cross_ledger_transfers (id, operation_id, origin_chain_id, destination_chain_id, from_address, to_address,
+                                                 amount, currency, status, created_at, next_attempt_at)
+             VALUES ($1, $2, 31401, 31402, $3, $3, 100, 'EUR', $4, $5, CASE WHEN $6 THEN now() + interval '1 hour' END)",
+        )
+        .bind(id)
+        .bind(format!("page-{i}"))
+        .bind(format!("{:#x}", Address::with_last_byte(7)))
+        .bind(status)
+        .bind(created)
+        .bind(delayed)
+        .execute(&pool)
+        .await?;
+        if !delayed && status != "COMPLETED" && status != "REVOKED" {
+            due.push((created, id));
+        }
+    }
+    due.sort();
+    let (mut read, mut pages, mut after) = (Vec::new(), Vec::new(), None);
+    loop {
+        let page = emledger_operations::crossledger::open_transfers(&pool, after, PAGE).await?;
+        pages.push(page.len());
+        read.extend(page.iter().map(|t| t.id));
+        if page.len() < PAGE as usize {
+            break;
+        }
+        // the relayer finishes some of what it read before it reads on
+        for t in [page.first(), page.last()].into_iter().flatten() {
+            sqlx::query("UPDATE cross_ledger_transfers SET status = 'COMPLETED' WHERE id = $1").bind(t.id).execute(&pool).await?;
+        }
+        after = page.last().map(|t| t.id);
+        anyhow::ensure!(pages.len() < 10, "paging does not end: {pages:?}");
+    }
+    assert_eq!(pages, vec![200, 200, due.len() - 400], "{} due", due.len());
+    assert_eq!(read, due.iter().map(|d| d.1).collect::<Vec<_>>(), "each due transfer once, oldest first");
+    Ok(())
+}
