@@ -18,7 +18,10 @@ use alloy::{
     providers::{DynProvider, Provider},
 };
 use anyhow::Context;
-use emledger_contracts::EmToken;
+use emledger_contracts::{
+    reads::{self, Balances},
+    EmToken,
+};
 use futures::{stream, StreamExt, TryStreamExt};
 use sqlx::{PgPool, Row};
 
@@ -72,53 +75,27 @@ pub async fn reconcile(pool: &PgPool, provider: &DynProvider, target: &Target) -
     let token = EmToken::new(target.contract, provider.clone());
 
     let mut indexed = Vec::with_capacity(rows.len());
+    let (mut sum_gross, mut sum_held) = (U256::ZERO, U256::ZERO);
     for r in rows {
         let address: Address = r.get::<String, _>(0).parse()?;
-        indexed.push((address, u256(r.get(1))?, u256(r.get(2))?, u256(r.get(3))?));
+        let ours = Balances { gross: u256(r.get(1))?, held: u256(r.get(2))?, available: u256(r.get(3))? };
+        sum_gross += ours.gross;
+        sum_held += ours.held;
+        indexed.push(((), address, ours));
     }
-    let (mut sum_gross, mut sum_held) = (U256::ZERO, U256::ZERO);
-    for (_, g, h, _) in &indexed {
-        sum_gross += *g;
-        sum_held += *h;
-    }
-
-    let checks = stream::iter(indexed.iter().cloned())
-        .map(|(address, gross, held, available)| {
-            let token = token.clone();
-            async move {
-                let chain_gross = token.netBalanceOf(address).block(block).call().await?;
-                let chain_held = token.balanceOnHold(address).block(block).call().await?;
-                let chain_available = token.balanceOf(address).block(block).call().await?;
-                let subject = format!("{address:#x}");
-                let mut out = Vec::new();
-                for (field, a, b) in [
-                    ("gross", gross, chain_gross),
-                    ("held", held, chain_held),
-                    ("available", available, chain_available),
-                ] {
-                    if a != b {
-                        out.push(Mismatch { subject: subject.clone(), field, indexed: a.to_string(), chain: b.to_string() });
-                    }
-                }
-                anyhow::Ok(out)
-            }
-        })
-        .buffer_unordered(16)
-        .try_collect::<Vec<_>>()
-        .await?;
-    let mut mismatches: Vec<Mismatch> = checks.into_iter().flatten().collect();
-    let supply = token.totalSupply().block(block).call().await?;
-    let on_hold = token.totalSupplyOnHold().block(block).call().await?;
-    if supply != sum_gross {
-        mismatches.push(Mismatch { subject: "token".into(), field: "totalSupply", indexed: sum_gross.to_string(), chain: supply.to_string() });
-    }
-    if on_hold != sum_held {
-        mismatches.push(Mismatch { subject: "token".into(), field: "totalSupplyOnHold", indexed: sum_held.to_string(), chain: on_hold.to_string() });
+    let addresses = indexed.len();
+    let mut mismatches: Vec<Mismatch> = reads::compare_balances(&token, block, indexed, 16)
+        .await?
+        .into_iter()
+        .map(|d| mismatch(format!("{:#x}", d.address), d.field, d.indexed, d.chain))
+        .collect();
+    for (field, indexed, chain) in reads::compare_totals(&token, block, sum_gross, sum_held).await? {
+        mismatches.push(mismatch("token".into(), field, indexed, chain));
     }
     let (transactions, mut ops) = operations(pool, provider, target, cursor.block_number).await?;
     mismatches.append(&mut ops);
     mismatches.sort_by(|a, b| (&a.subject, a.field).cmp(&(&b.subject, b.field)));
-    Ok(Report { block: cursor.block_number, addresses: indexed.len(), transactions, mismatches })
+    Ok(Report { block: cursor.block_number, addresses, transactions, mismatches })
 }
 
 fn mismatch(subject: String, field: &'static str, indexed: impl ToString, chain: impl ToString) -> Mismatch {

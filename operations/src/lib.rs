@@ -31,6 +31,7 @@ pub mod money;
 pub mod pipeline;
 mod platform;
 pub mod psp;
+pub mod reconcile;
 pub mod revert;
 pub mod schedule;
 pub mod scheduler;

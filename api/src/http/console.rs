@@ -25,11 +25,7 @@ use std::{
     time::Duration,
 };
 
-use alloy::{
-    eips::BlockId,
-    primitives::{Address, U256},
-    providers::DynProvider,
-};
+use alloy::providers::DynProvider;
 use axum::{
     extract::State,
     http::{header, HeaderValue, Method, StatusCode, Uri},
@@ -38,13 +34,12 @@ use axum::{
     Json, Router,
 };
 use chrono::{DateTime, Utc};
-use futures::{stream, StreamExt};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use emledger_contracts::EmToken;
+use emledger_operations::reconcile;
 
 use super::{
     auth::{Auth, Read},
@@ -140,7 +135,7 @@ pub struct MinuteCount {
 pub struct WalletMismatch {
     pub wallet_id: Uuid,
     pub dlt_address: String,
-    /// `gross` (`netBalanceOf`) or `held` (`balanceOnHold`).
+    /// `gross` (`netBalanceOf`), `held` (`balanceOnHold`) or `available` (`balanceOf`).
     pub field: String,
     /// The read model's figure, in minor units.
     pub indexed: String,
@@ -257,15 +252,12 @@ fn provider(url: &str) -> anyhow::Result<DynProvider> {
     Ok(p)
 }
 
-const RECONCILE_CHECKED: &str = "each of the tenant's wallets (the 50 most recently changed) against the chain: \
-    gross balance = netBalanceOf, held balance = balanceOnHold, both read at the indexer's cursor block; \
-    and the sums of all indexed balances against totalSupply and totalSupplyOnHold at the same block";
-
-/// The tenant's wallets against the chain at the cursor block (see [`RECONCILE_CHECKED`]).
+/// The tenant's wallets against the chain at the cursor block
+/// (`emledger_operations::reconcile::tenant`), bounded by [`RECONCILE_TIMEOUT`].
 async fn reconcile(ctx: &ApiContext, client: Uuid) -> ConsoleReconcile {
     let mut out = ConsoleReconcile {
         status: "UNAVAILABLE".into(),
-        checked: RECONCILE_CHECKED.into(),
+        checked: reconcile::checked(RECONCILE_MAX_WALLETS),
         block: None,
         wallets_checked: 0,
         wallets_total: 0,
@@ -273,96 +265,34 @@ async fn reconcile(ctx: &ApiContext, client: Uuid) -> ConsoleReconcile {
         token_totals: "UNAVAILABLE".into(),
         error: None,
     };
-    match tokio::time::timeout(RECONCILE_TIMEOUT, compare(ctx, client, &mut out)).await {
-        Ok(Ok(())) => {
-            out.status = if out.mismatches.is_empty() && out.token_totals == "MATCH" { "MATCH" } else { "MISMATCH" }.into();
+    let run = async {
+        let token = ctx.platform().token().await.map_err(|_| anyhow::anyhow!("no token deployment is recorded yet"))?;
+        let url = ctx.config().rpc_url.clone().ok_or_else(|| anyhow::anyhow!("this API process has no --rpc-url: it cannot read the chain"))?;
+        reconcile::tenant(ctx.pool(), &token, provider(&url)?, client, RECONCILE_MAX_WALLETS).await
+    };
+    match tokio::time::timeout(RECONCILE_TIMEOUT, run).await {
+        Ok(Ok(r)) => {
+            out.status = if r.mismatches.is_empty() && r.totals_match { "MATCH" } else { "MISMATCH" }.into();
+            out.block = Some(r.block);
+            out.wallets_total = r.wallets_total;
+            out.wallets_checked = r.wallets_checked as i64;
+            out.token_totals = if r.totals_match { "MATCH" } else { "MISMATCH" }.into();
+            out.mismatches = r
+                .mismatches
+                .into_iter()
+                .map(|m| WalletMismatch {
+                    wallet_id: m.wallet_id,
+                    dlt_address: m.dlt_address,
+                    field: m.field.into(),
+                    indexed: m.indexed.to_string(),
+                    chain: m.chain.to_string(),
+                })
+                .collect();
         }
-        Ok(Err(e)) => {
-            out.error = Some(format!("{e:#}"));
-            out.mismatches.clear();
-        }
-        Err(_) => {
-            out.error = Some(format!("the chain node did not answer within {} s", RECONCILE_TIMEOUT.as_secs()));
-            out.mismatches.clear();
-        }
+        Ok(Err(e)) => out.error = Some(format!("{e:#}")),
+        Err(_) => out.error = Some(format!("the chain node did not answer within {} s", RECONCILE_TIMEOUT.as_secs())),
     }
     out
-}
-
-type WalletBalance = (Uuid, String, String, String);
-
-async fn compare(ctx: &ApiContext, client: Uuid, out: &mut ConsoleReconcile) -> anyhow::Result<()> {
-    let token = ctx.platform().token().await.map_err(|_| anyhow::anyhow!("no token deployment is recorded yet"))?;
-    let url = ctx.config().rpc_url.clone().ok_or_else(|| anyhow::anyhow!("this API process has no --rpc-url: it cannot read the chain"))?;
-    // the cursor and the balances from one snapshot: the read model at one block
-    let mut tx = ctx.pool().begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
-    let cursor: Option<(i64,)> = sqlx::query_as("SELECT block_number FROM chain_cursor WHERE chain_id = $1 AND lower(contract) = $2")
-        .bind(token.chain_id)
-        .bind(&token.contract)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let block = cursor.ok_or_else(|| anyhow::anyhow!("the indexer has not recorded a cursor yet"))?.0.max(0) as u64;
-    let (total,): (i64,) = sqlx::query_as("SELECT count(*) FROM wallets WHERE client_id = $1").bind(client).fetch_one(&mut *tx).await?;
-    let wallets: Vec<WalletBalance> = sqlx::query_as(
-        "SELECT w.id, w.dlt_address, COALESCE(b.gross, 0)::text, COALESCE(b.held, 0)::text
-         FROM wallets w LEFT JOIN balances b ON b.address = w.dlt_address AND b.chain_id = $2 AND lower(b.contract) = $3
-         WHERE w.client_id = $1 ORDER BY COALESCE(b.updated_block, 0) DESC, w.created_at DESC, w.id LIMIT $4",
-    )
-    .bind(client)
-    .bind(token.chain_id)
-    .bind(&token.contract)
-    .bind(RECONCILE_MAX_WALLETS)
-    .fetch_all(&mut *tx)
-    .await?;
-    let (sum_gross, sum_held): (String, String) =
-        sqlx::query_as("SELECT COALESCE(sum(gross), 0)::text, COALESCE(sum(held), 0)::text FROM balances WHERE chain_id = $1 AND lower(contract) = $2")
-            .bind(token.chain_id)
-            .bind(&token.contract)
-            .fetch_one(&mut *tx)
-            .await?;
-    tx.commit().await?;
-    out.block = Some(block);
-    out.wallets_total = total;
-
-    let provider = provider(&url)?;
-    let contract = EmToken::new(token.address, provider);
-    let at = BlockId::number(block);
-    let u256 = |s: &str| U256::from_str_radix(s, 10).map_err(|e| anyhow::anyhow!("a balance that is not a number: {e}"));
-    let results: Vec<anyhow::Result<Vec<WalletMismatch>>> = stream::iter(wallets)
-        .map(|(id, address, gross, held)| {
-            let contract = contract.clone();
-            async move {
-                let a: Address = address.parse().map_err(|_| anyhow::anyhow!("wallet {id} has a bad DLT address"))?;
-                let chain_gross = contract.netBalanceOf(a).block(at).call().await?;
-                let chain_held = contract.balanceOnHold(a).block(at).call().await?;
-                let mut found = Vec::new();
-                for (field, indexed, chain) in [("gross", u256(&gross)?, chain_gross), ("held", u256(&held)?, chain_held)] {
-                    if indexed != chain {
-                        found.push(WalletMismatch {
-                            wallet_id: id,
-                            dlt_address: address.clone(),
-                            field: field.into(),
-                            indexed: indexed.to_string(),
-                            chain: chain.to_string(),
-                        });
-                    }
-                }
-                anyhow::Ok(found)
-            }
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    for r in results {
-        out.mismatches.extend(r.map_err(|e| anyhow::anyhow!("the chain node: {e}"))?);
-        out.wallets_checked += 1;
-    }
-    out.mismatches.sort_by(|a, b| (&a.dlt_address, &a.field).cmp(&(&b.dlt_address, &b.field)));
-    let supply = contract.totalSupply().block(at).call().await.map_err(|e| anyhow::anyhow!("the chain node: {e}"))?;
-    let on_hold = contract.totalSupplyOnHold().block(at).call().await.map_err(|e| anyhow::anyhow!("the chain node: {e}"))?;
-    out.token_totals = if supply == u256(&sum_gross)? && on_hold == u256(&sum_held)? { "MATCH" } else { "MISMATCH" }.into();
-    Ok(())
 }
 
 // ---------------------------------------------------------------- users

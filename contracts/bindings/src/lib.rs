@@ -7,6 +7,7 @@
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 
 pub mod deploy;
+pub mod reads;
 pub mod toolchain;
 
 pub use deploy::{deploy_cross_ledger_link, deploy_em_token, Deployment, LinkDeployment, TokenParams};
