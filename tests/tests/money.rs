@@ -128,13 +128,13 @@ async fn transfers_cash_ins_and_idempotency() -> anyhow::Result<()> {
     let path = format!("/api/v1/public/wallets/{a}/transfer");
     let first = st.post_key(&path, body.clone(), "key-1").await.ok(202).clone();
     let replay = st.post_key(&path, body.clone(), "key-1").await;
-    assert!(replay.replayed());
+    assert!(replay.replayed(), "{replay:?}");
     assert_eq!(replay.ok(202), &first);
     st.post_key(&path, json!({"amount": "1.26", "targetWalletId": b}), "key-1").await.err(422, "idempotency_key_reused");
     // a refusal is remembered for its key
     st.post_key(&path, json!({"amount": "1000", "targetWalletId": b}), "key-2").await.err(409, "insufficient_funds");
     let again = st.post_key(&path, json!({"amount": "1000", "targetWalletId": b}), "key-2").await;
-    assert!(again.replayed());
+    assert!(again.replayed(), "{again:?}");
     again.err(409, "insufficient_funds");
     // 10 concurrent requests with one key → one operation
     let body = json!({"amount": "2", "targetWalletId": b, "concept": "concurrent"});
@@ -146,7 +146,7 @@ async fn transfers_cash_ins_and_idempotency() -> anyhow::Result<()> {
     }
     assert!(!ids.is_empty() && ids.iter().all(|i| i == &ids[0]), "{ids:?}");
     let after = st.post_key(&path, body.clone(), "key-3").await;
-    assert!(after.replayed());
+    assert!(after.replayed(), "{after:?}");
     assert_eq!(s(after.ok(202), "apiOperationId"), ids[0]);
     let (ops,): (i64,) = sqlx::query_as("SELECT count(*) FROM movements WHERE concept = 'concurrent' AND type = 'TRANSFER_OUT'").fetch_one(&st.pool).await?;
     assert_eq!(ops, 1);
