@@ -95,13 +95,21 @@ struct Record {
     response: Option<Value>,
 }
 
-/// Tries the key's transaction lock (`$1` client id, `$2` key) and, only when it
-/// is free, claims the key (`$3` endpoint, `$4` request hash): `(free, claimed)`.
-pub const CLAIM_SQL: &str = "WITH l AS (SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 7)) AS free),
+/// One round trip that claims a key or finds its answer (`$1` client id, `$2`
+/// key, `$3` endpoint, `$4` request hash). A key already answered is read, not
+/// locked: its replays (and refusals of another body) never contend. Otherwise
+/// the key's transaction lock is tried and, only when it is free, the key is
+/// claimed. Returns `(free, claimed, request_hash, status_code, response)`:
+/// `free` is NULL when the key was answered already (the other columns are that
+/// answer), false when another transaction holds the key.
+pub const CLAIM_SQL: &str = "WITH prior AS (SELECT request_hash, status_code, response FROM api_idempotency WHERE client_id = $1 AND key = $2),
+      l AS (SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 7)) AS free
+            WHERE NOT EXISTS (SELECT 1 FROM prior WHERE status_code IS NOT NULL)),
       c AS (INSERT INTO api_idempotency (client_id, key, endpoint, request_hash)
             SELECT $1, $2, $3, $4 FROM l WHERE l.free
             ON CONFLICT DO NOTHING RETURNING 1)
- SELECT (SELECT free FROM l), EXISTS (SELECT 1 FROM c)";
+ SELECT (SELECT free FROM l), EXISTS (SELECT 1 FROM c), p.request_hash, p.status_code, p.response
+ FROM (SELECT 1) AS one LEFT JOIN prior AS p ON true";
 
 /// Claims `key` inside the caller's transaction, or finds the answer stored for it.
 pub async fn begin(conn: &mut PgConnection, client_id: Uuid, key: Option<String>, endpoint: &str, raw_body: &[u8]) -> Result<Begin> {
@@ -109,25 +117,20 @@ pub async fn begin(conn: &mut PgConnection, client_id: Uuid, key: Option<String>
     let hash = request_hash(endpoint, raw_body);
     // The key is "in flight" while another transaction holds this lock: answer
     // at once rather than queue behind it (the lock ends with that transaction).
-    // One round trip: try the key's lock and, only when it is free, claim the key.
-    let (free, claimed): (bool, bool) = sqlx::query_as(CLAIM_SQL)
-    .bind(client_id)
-    .bind(&key)
-    .bind(endpoint)
-    .bind(&hash)
-    .fetch_one(&mut *conn)
-    .await?;
-    if !free {
-        return Err(in_flight());
-    }
-    if claimed {
-        return Ok(Begin::Proceed(Some(Claim { key, endpoint: endpoint.to_owned(), hash })));
-    }
-    let rec: Record = sqlx::query_as("SELECT request_hash, status_code, response FROM api_idempotency WHERE client_id = $1 AND key = $2")
-        .bind(client_id)
-        .bind(&key)
-        .fetch_one(&mut *conn)
-        .await?;
+    let (free, claimed, prior_hash, prior_status, prior_response): (Option<bool>, bool, Option<Vec<u8>>, Option<i16>, Option<Value>) =
+        sqlx::query_as(CLAIM_SQL).bind(client_id).bind(&key).bind(endpoint).bind(&hash).fetch_one(&mut *conn).await?;
+    let rec = match free {
+        Some(false) => return Err(in_flight()),
+        Some(true) if claimed => return Ok(Begin::Proceed(Some(Claim { key, endpoint: endpoint.to_owned(), hash }))),
+        // answered before this statement began: its answer came with it
+        None => Record { request_hash: prior_hash.unwrap_or_default(), status_code: prior_status, response: prior_response },
+        // answered between this statement's snapshot and its lock: read it again
+        Some(true) => sqlx::query_as("SELECT request_hash, status_code, response FROM api_idempotency WHERE client_id = $1 AND key = $2")
+            .bind(client_id)
+            .bind(&key)
+            .fetch_one(&mut *conn)
+            .await?,
+    };
     if rec.request_hash != hash {
         return Err(Error::IdempotencyKeyReused);
     }

@@ -131,6 +131,16 @@ async fn transfers_cash_ins_and_idempotency() -> anyhow::Result<()> {
     assert!(replay.replayed(), "{replay:?}");
     assert_eq!(replay.ok(202), &first);
     st.post_key(&path, json!({"amount": "1.26", "targetWalletId": b}), "key-1").await.err(422, "idempotency_key_reused");
+    // a replay or a refusal ends its transaction (and the key's lock) before it
+    // answers: back-to-back retries of the key never find it in flight
+    for _ in 0..25 {
+        let r = st.post_key(&path, body.clone(), "key-1").await;
+        assert!(r.replayed(), "{r:?}");
+        st.post_key(&path, json!({"amount": "1.26", "targetWalletId": b}), "key-1").await.err(422, "idempotency_key_reused");
+    }
+    // an answered key is read, not locked: ten retries at once all replay
+    let answers = st.concurrent_posts(&path, (0..10).map(|_| (body.clone(), Some("key-1".to_owned()))).collect()).await;
+    assert!(answers.iter().all(|r| r.status == 202 && r.replayed()), "{answers:?}");
     // a refusal is remembered for its key
     st.post_key(&path, json!({"amount": "1000", "targetWalletId": b}), "key-2").await.err(409, "insufficient_funds");
     let again = st.post_key(&path, json!({"amount": "1000", "targetWalletId": b}), "key-2").await;

@@ -157,12 +157,21 @@ pub async fn run<S: Step>(ctx: &ApiContext, req: Request<'_>, step: S) -> Result
 async fn run_once<S: Step>(ctx: &ApiContext, req: &Request<'_>, step: S) -> Result<Response> {
     let client_id = req.client_id;
     let mut tx = ctx.pool().begin().await?;
-    let claim = match rules::begin(&mut tx, client_id, req.key.clone(), &req.endpoint, req.raw_body).await? {
-        Begin::Replay(stored) => {
+    // A replay or a refusal ends the transaction before it answers: it holds the
+    // key's lock, and a transaction merely dropped is rolled back only when its
+    // pooled connection is used again; meanwhile a retry of the same key would be
+    // told 409 `idempotency_in_flight`.
+    let claim = match rules::begin(&mut tx, client_id, req.key.clone(), &req.endpoint, req.raw_body).await {
+        Ok(Begin::Proceed(claim)) => claim,
+        Ok(Begin::Replay(stored)) => {
+            tx.rollback().await?;
             let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
             return Ok(replayed(status, stored.body));
         }
-        Begin::Proceed(claim) => claim,
+        Err(e) => {
+            tx.rollback().await?;
+            return Err(e.into());
+        }
     };
     match step.run(ctx, &mut tx, client_id).await {
         Ok((status, body)) => {

@@ -429,14 +429,15 @@ async fn raw_accept_one(conn: &mut sqlx::PgConnection, f: &PgFacts, source_id: U
     let hash = emledger_operations::idempotency::request_hash(&endpoint, &raw_body);
     let mut tx = conn.begin().await?;
     // idempotency.rs begin
-    let (free, claimed): (bool, bool) = sqlx::query_as(emledger_operations::idempotency::CLAIM_SQL)
+    type Claimed = (Option<bool>, bool, Option<Vec<u8>>, Option<i16>, Option<serde_json::Value>);
+    let (free, claimed, ..): Claimed = sqlx::query_as(emledger_operations::idempotency::CLAIM_SQL)
     .bind(f.client_id)
     .bind(key)
     .bind(&endpoint)
     .bind(&hash)
     .fetch_one(&mut *tx)
     .await?;
-    anyhow::ensure!(free, "idempotency key {key} in flight");
+    anyhow::ensure!(free == Some(true), "idempotency key {key} in flight or answered");
     anyhow::ensure!(claimed, "idempotency key {key} taken");
     // money.rs debit_pair: wallet.rs wallet_facts (source locked, then target), check_available
     let facts = |lock: bool| {
