@@ -105,11 +105,15 @@ pub fn open(keys: Option<&Keys>, endpoint: Uuid, stored: &str) -> Result<String,
             None => Ok(stored.to_owned()),
         };
     };
-    match open_with(&keys.current, endpoint, stored) {
-        Err(Unopened::OtherKey) if keys.previous.is_some() => {
-            open_with(keys.previous.as_ref().expect("checked"), endpoint, stored).map_err(|e| e.reason(true))
-        }
-        other => other.map_err(|e| e.reason(false)),
+    open_keys(keys, endpoint, stored).map(|(secret, _)| secret)
+}
+
+/// `stored` opened with the current key, else the previous one: the secret, and
+/// whether the current key opened it.
+fn open_keys(keys: &Keys, endpoint: Uuid, stored: &str) -> Result<(String, bool), String> {
+    match (open_with(&keys.current, endpoint, stored), &keys.previous) {
+        (Err(Unopened::OtherKey), Some(previous)) => open_with(previous, endpoint, stored).map(|s| (s, false)).map_err(|e| e.reason(true)),
+        (other, _) => other.map(|s| (s, true)).map_err(|e| e.reason(false)),
     }
 }
 
@@ -152,12 +156,9 @@ fn resealed(keys: &Keys, endpoint: Uuid, stored: &str) -> Option<String> {
     if !stored.starts_with(PREFIX) {
         return Some(seal(&keys.current, endpoint, stored));
     }
-    match open_with(&keys.current, endpoint, stored) {
-        Ok(_) => None,
-        Err(_) => {
-            let previous = keys.previous.as_ref()?;
-            open_with(previous, endpoint, stored).ok().map(|secret| seal(&keys.current, endpoint, &secret))
-        }
+    match open_keys(keys, endpoint, stored) {
+        Ok((secret, false)) => Some(seal(&keys.current, endpoint, &secret)),
+        _ => None,
     }
 }
 
